@@ -1,0 +1,231 @@
+"""Sources -> one validated, deduplicated item table, a manifest and a rejects report.
+
+``build_dataset`` is what ``make data`` runs. The table is replaced atomically, so an interrupted build
+leaves the previous one intact; the same inputs always give the same content digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from features.paths import data_dir
+from features.schema import COLUMNS, SCHEMA_VERSION, Item, RecordError
+from features.sources import SourceFile, configured_sources, discover, read_items_file
+from features.view import assert_no_leaks, view_frame
+
+DATE_COLUMNS: Final = ("date_assigned", "injury_date", "ur_date", "decision_date")
+INT_COLUMNS: Final = ("item_index", "report_year", "days_to_review", "days_to_adopt")
+
+#: Reads one source file into items and row-level rejects. Ray ingestion swaps in a parallel map.
+Reader = Callable[[SourceFile], tuple[list[Item], list[dict[str, str]]]]
+
+
+class DatasetMissingError(FileNotFoundError):
+    """No item table yet, or an empty one."""
+
+
+class NoSourcesError(RuntimeError):
+    """Nothing to build from."""
+
+
+@dataclass
+class BuildResult:
+    """What a build produced: the table, its manifest, and everything it refused."""
+
+    table: pd.DataFrame
+    manifest: dict[str, Any]
+    rejects: list[dict[str, str]] = field(default_factory=list)
+
+
+def read_source(source: SourceFile) -> tuple[list[Item], list[dict[str, str]]]:
+    """One source file -> items + rejects. A file that fails as a whole becomes one reject."""
+    try:
+        if source.kind == "letter":
+            from features.letters import parse_letter
+
+            return parse_letter(source.path), []
+        if source.kind == "dmhc":
+            from features.dmhc import load_dmhc
+
+            return load_dmhc(source.path)
+        return read_items_file(source.path)
+    except RecordError as exc:
+        return [], [exc.as_reject()]
+    except (OSError, ValueError) as exc:
+        return [], [RecordError(source.path.name, f"unreadable: {type(exc).__name__}: {exc}").as_reject()]
+
+
+def items_to_frame(items: Sequence[Item]) -> pd.DataFrame:
+    """Items -> a table with the schema's columns and stable dtypes (so digests do not depend on the reader)."""
+    frame = pd.DataFrame([item.model_dump() for item in items], columns=list(COLUMNS))
+    for column in DATE_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column], errors="raise").astype("datetime64[ms]")
+    for column in INT_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    for column in frame.columns:
+        if column not in DATE_COLUMNS and column not in INT_COLUMNS:
+            frame[column] = frame[column].astype("string")
+    return frame
+
+
+def _content_key(item: Item) -> str:
+    payload = item.model_dump(mode="json", exclude={"source"})
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _information(item: Item) -> int:
+    return len(item.summary) + len(item.rationale or "") + sum(v is not None for v in item.model_dump().values())
+
+
+def deduplicate(items: Sequence[Item]) -> tuple[list[Item], dict[str, int], list[dict[str, str]]]:
+    """One record per item_id.
+
+    Exact copies (the same letter in two folders; a CSV and a parquet of one export) are dropped and counted.
+    Two versions of one id that agree on the outcome (an old export without Findings and a current one with
+    them) keep the more informative record. Versions that disagree on the outcome cannot both be true: all are
+    rejected, with the reason.
+    """
+    by_id: dict[str, list[Item]] = {}
+    for item in items:
+        by_id.setdefault(item.item_id, []).append(item)
+    kept: list[Item] = []
+    counts = {"exact_duplicates": 0, "merged_versions": 0, "conflicting_ids": 0}
+    rejects: list[dict[str, str]] = []
+    for item_id, group in by_id.items():
+        unique: dict[str, Item] = {}
+        for item in group:
+            unique.setdefault(_content_key(item), item)
+        counts["exact_duplicates"] += len(group) - len(unique)
+        versions = list(unique.values())
+        if len({v.determination for v in versions}) > 1:
+            counts["conflicting_ids"] += 1
+            rejects.extend(
+                RecordError(
+                    v.source, "conflicting determinations for the same item in different sources", item_id
+                ).as_reject()
+                for v in versions
+            )
+            continue
+        counts["merged_versions"] += len(versions) - 1
+        kept.append(max(versions, key=_information))
+    return kept, counts, rejects
+
+
+def content_digest(table: pd.DataFrame) -> str:
+    """sha256 over the rows in item_id order, independent of file order and of the parquet writer."""
+    ordered = table.sort_values("item_id", kind="stable").reset_index(drop=True)
+    records = ordered.astype(object).where(ordered.notna(), None).to_dict(orient="records")
+    payload = json.dumps(records, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(f"{SCHEMA_VERSION}\n{payload}".encode()).hexdigest()
+
+
+def _manifest(
+    table: pd.DataFrame,
+    sources: Sequence[SourceFile],
+    per_source: dict[str, Counter[str]],
+    rejects: Sequence[dict[str, str]],
+    dedupe: dict[str, int],
+    digest: str,
+) -> dict[str, Any]:
+    reasons = Counter(r["reason"].split(":")[0] for r in rejects)
+    by_label = Counter(zip(table["jurisdiction"].tolist(), table["determination"].tolist(), strict=True))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "content_digest": digest,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "rows": len(table),
+        "cases": int(table["case_id"].nunique()),
+        "rows_by_jurisdiction_and_label": {f"{j}/{d}": n for (j, d), n in sorted(by_label.items())},
+        "sources": [
+            {
+                "path": str(s.path),
+                "kind": s.kind,
+                "sha256": s.sha256,
+                "rows": dict(per_source.get(str(s.path), Counter())),
+            }
+            for s in sources
+        ],
+        "deduplication": dedupe,
+        "rejects": {"count": len(rejects), "by_reason": dict(reasons.most_common())},
+    }
+
+
+def _write_atomically(build: BuildResult, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staged = out_dir / f".build-{os.getpid()}"
+    staged.mkdir(exist_ok=True)
+    build.table.to_parquet(staged / "items.parquet", index=False)
+    pd.DataFrame(build.rejects, columns=["source", "locator", "reason"]).to_csv(staged / "rejects.csv", index=False)
+    (staged / "manifest.json").write_text(json.dumps(build.manifest, indent=2, sort_keys=True) + "\n")
+    # The table goes last: readers key on it, and os.replace is atomic on one filesystem.
+    for name in ("rejects.csv", "manifest.json", "items.parquet"):
+        os.replace(staged / name, out_dir / name)
+    staged.rmdir()
+
+
+def build_dataset(
+    locations: Sequence[str] | None = None,
+    out_dir: Path | None = None,
+    reader: Reader | None = None,
+    map_sources: Callable[[Reader, Sequence[SourceFile]], list[tuple[list[Item], list[dict[str, str]]]]] | None = None,
+) -> BuildResult:
+    """Read every configured source, validate, dedupe, leak-check, and write table + manifest + rejects."""
+    locations = list(locations) if locations is not None else configured_sources()
+    if not locations:
+        raise NoSourcesError(
+            "No data sources found. Put DWC letters (PDF/text) or a DMHC export (CSV/parquet) under "
+            "../shared/data/raw, or point IMR_SOURCES at your own folder, file or URL "
+            "(e.g. IMR_SOURCES=/path/to/letters,/path/to/dmhc.csv make data), or IMR_SOURCES_FILE at a YAML file."
+        )
+    sources, rejects = discover(locations)
+    read = reader or read_source
+    results = map_sources(read, sources) if map_sources else [read(s) for s in sources]
+    items: list[Item] = []
+    per_source: dict[str, Counter[str]] = {}
+    for source, (found, refused) in zip(sources, results, strict=True):
+        items.extend(found)
+        rejects.extend(refused)
+        per_source[str(source.path)] = Counter(i.determination for i in found)
+    if not items:
+        raise NoSourcesError(
+            f"The configured sources ({', '.join(locations)}) gave no records; {len(rejects)} rejected. "
+            "Point IMR_SOURCES at DWC letters or a DMHC export."
+        )
+    kept, dedupe, conflicts = deduplicate(items)
+    rejects.extend(conflicts)
+    table = items_to_frame(sorted(kept, key=lambda i: i.item_id))
+    assert_no_leaks(view_frame(table), ids=table["item_id"].tolist())
+    digest = content_digest(table)
+    build = BuildResult(table, _manifest(table, sources, per_source, rejects, dedupe, digest), rejects)
+    _write_atomically(build, out_dir or data_dir())
+    return build
+
+
+def load_items(path: Path | None = None) -> pd.DataFrame:
+    """The built item table; a clear error when it has not been built."""
+    path = path or data_dir() / "items.parquet"
+    if not path.exists():
+        raise DatasetMissingError(f"No item table at {path}. Build it first: `make data` (or `imr data`).")
+    table = pd.read_parquet(path)
+    if table.empty:
+        raise DatasetMissingError(f"The item table at {path} is empty. Rebuild it with `make data`.")
+    return table
+
+
+def load_manifest(path: Path | None = None) -> dict[str, Any]:
+    """The manifest written beside the table."""
+    path = path or data_dir() / "manifest.json"
+    if not path.exists():
+        raise DatasetMissingError(f"No manifest at {path}. Build the data first: `make data`.")
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
