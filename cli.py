@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +22,7 @@ def data(
         list[str] | None,
         typer.Option("--source", "-s", help="Folder, file or URL to read (repeatable); default: configured sources"),
     ] = None,
-    out_dir: Annotated[Path | None, typer.Option(help="Where to write items.parquet, manifest.json, rejects.csv")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Output folder (default: data/)")] = None,
 ) -> None:
     """Build the validated, deduplicated item table from the configured sources."""
     from features.dataset import NoSourcesError, build_dataset
@@ -52,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
