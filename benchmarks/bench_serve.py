@@ -1,0 +1,389 @@
+"""Serving benchmark: our server vs ``mlflow models serve`` on the same champion, same machine, same load.
+
+    python benchmarks/bench_serve.py [--seconds 10] [--rounds 4] [--levels 1,8,32]
+
+Starts both servers on 127.0.0.1 (ours with production-like settings: API key on, JSON access logs to a file),
+measures throughput and p50/p99 latency of single-item requests at each concurrency for a bounded time, prints a
+markdown table with the ratio, writes it to ``bench-results/serve.md`` and ``.json``, and stops both servers.
+
+The champion is ``models:/imr-dwc@champion`` from the default tracking store when there is one; otherwise a
+TF-IDF + logistic-regression stand-in (``benchmarks/tfidf_champion.py``) is registered in a temporary store.
+The load client uses raw keep-alive HTTP/1.1 on asyncio streams, so that the client costs as little CPU as possible
+(it shares the machine with the server under test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import pickle
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+# Invented single-item requests (no real case text), cycled by the load client.
+ITEMS = [
+    "Physical therapy lumbar spine 2 times a week for 6 weeks",
+    "Compounded topical cream flurbiprofen 20% cyclobenzaprine 4%",
+    "Norco 10/325 mg #90",
+    "MRI of the right shoulder without contrast",
+    "Epidural steroid injection L5-S1",
+    "Acupuncture 6 sessions for the cervical spine",
+    "Lidoderm 5% patches #30",
+    "EMG/NCV of both lower extremities",
+]
+SUMMARY = (
+    "The patient is a 47-year-old warehouse worker with chronic low back pain radiating to the left leg after a "
+    "lifting injury. Examination shows reduced lumbar flexion and a positive straight leg raise. Prior physical "
+    "therapy improved walking tolerance. Utilization review denied the request citing MTUS guidelines."
+)
+
+
+@dataclass
+class Result:
+    server: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the champion -------------------------------------------------------------------------------------------------
+
+
+def default_champion_uri() -> str | None:
+    """The default tracking store's URI when it has imr-dwc@champion."""
+    from serving.settings import Settings
+
+    uri = Settings().tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None
+    try:
+        from mlflow import MlflowClient
+
+        MlflowClient(uri, uri).get_model_version_by_alias("imr-dwc", "champion")
+    except Exception:
+        return None
+    return uri
+
+
+def register_stand_in(root: Path) -> str:
+    """Register the TF-IDF stand-in as imr-dwc and imr-dmhc champion in a temporary store; its URI."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from tfidf_champion import fit_pipeline
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
+    experiment_id = client.create_experiment("bench", artifact_location=(root / "artifacts").as_uri())
+    pipeline_path = root / "pipeline.pkl"
+    pipeline_path.write_bytes(pickle.dumps(fit_pipeline()))
+    for jurisdiction in ("dwc", "dmhc"):
+        name = f"imr-{jurisdiction}"
+        with mlflow.start_run(experiment_id=experiment_id):
+            mlflow.log_metrics({"roc_auc": 0.5})
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(REPO / "benchmarks" / "tfidf_champion.py"),
+                artifacts={"pipeline": str(pipeline_path)},
+                code_paths=[str(REPO / "features")],
+                pip_requirements=[],
+                registered_model_name=name,
+            )
+        client.set_registered_model_alias(name, "champion", str(info.registered_model_version))
+    return uri
+
+
+# -- servers -------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def started(cmd: list[str], env: dict[str, str], log_path: Path, ready_url: str, timeout_s: float) -> Iterator[None]:
+    """Run a server in its own process group until the block ends; wait for ``ready_url`` to answer 200."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{cmd[0]} exited early (code {proc.returncode}); see {log_path}")
+                try:
+                    with urllib.request.urlopen(ready_url, timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{ready_url} not ready after {timeout_s:.0f}s; see {log_path}")
+                time.sleep(0.3)
+            yield
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+# -- load client ---------------------------------------------------------------------------------------------------
+
+
+def build_requests(port: int, path: str, bodies: list[bytes], headers: dict[str, str]) -> list[bytes]:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return [
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}\r\n"
+        ).encode("ascii")
+        + body
+        for body in bodies
+    ]
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _worker(
+    port: int, requests: list[bytes], offset: int, stop_at: float, warm_until: float, out: Result
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    i = offset
+    try:
+        while True:
+            now = time.perf_counter()
+            if now >= stop_at:
+                break
+            writer.write(requests[i % len(requests)])
+            i += 1
+            status = await _read_response(reader)
+            done = time.perf_counter()
+            if now >= warm_until:
+                out.requests += 1
+                out.latencies_ms.append((done - now) * 1000.0)
+                if status != 200:
+                    out.errors += 1
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def run_level(server: str, port: int, requests: list[bytes], concurrency: int, seconds: float) -> Result:
+    warmup = 0.5
+    start = time.perf_counter()
+    warm_until = start + warmup
+    stop_at = warm_until + seconds
+    out = Result(server, concurrency, 0, 0, seconds, [])
+    await asyncio.gather(*(_worker(port, requests, k * 3, stop_at, warm_until, out) for k in range(concurrency)))
+    return out
+
+
+def run_async(coro: Coroutine[Any, Any, Result]) -> Result:
+    """Run the client on uvloop when it is installed (less client CPU), else on asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    result: Result = uvloop.run(coro)
+    return result
+
+
+# -- report --------------------------------------------------------------------------------------------------------
+
+
+def table(results: list[Result], champion: str, ours_name: str, theirs_name: str) -> str:
+    by = {(r.server, r.concurrency): r for r in results}
+    levels = sorted({r.concurrency for r in results})
+    lines = [
+        f"Champion: {champion}. Single-item POST, keep-alive, loopback, {os.cpu_count()} CPU(s); "
+        f"{results[0].seconds:.0f} s per cell, in rounds alternating between the two servers.",
+        "",
+        "| concurrency | server | req/s | p50 ms | p99 ms | errors |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for level in levels:
+        for name in (ours_name, theirs_name):
+            r = by[(name, level)]
+            lines.append(
+                f"| {level} | {name} | {r.throughput:,.0f} | {r.pct(0.50):.2f} | {r.pct(0.99):.2f} | {r.errors} |"
+            )
+        ours, theirs = by[(ours_name, level)], by[(theirs_name, level)]
+        ratio = ours.throughput / theirs.throughput if theirs.throughput else float("inf")
+        p99_ratio = theirs.pct(0.99) / ours.pct(0.99) if ours.pct(0.99) else float("nan")
+        lines.append(f"| {level} | **ratio** | **{ratio:.1f}x** | | **{p99_ratio:.1f}x lower** | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server and level")
+    parser.add_argument("--levels", default="1,8,32", help="comma-separated concurrency levels")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of our server (mlflow: always 1)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per cell (seconds split among them)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-results", help="folder for serve.md/.json")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="imr-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        uri = default_champion_uri()
+        champion = "models:/imr-dwc@champion (default registry)"
+        if uri is None:
+            print("No champion in the default registry: registering the TF-IDF stand-in.", flush=True)
+            uri = register_stand_in(tmp)
+            champion = "TF-IDF + LR stand-in (benchmarks/tfidf_champion.py) as models:/imr-dwc@champion"
+        ours_port, theirs_port = free_port(), free_port()
+        key = secrets.token_urlsafe(24)
+        base_env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow execs uvicorn
+            "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_REGISTRY_URI": uri,
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+        ours_env = {
+            **base_env,
+            "IMR_PROFILE": "production",
+            "IMR_API_KEY": key,
+            "IMR_TRACKING_URI": uri,
+            "IMR_JURISDICTIONS": "dwc",
+            "IMR_PORT": str(ours_port),
+            "IMR_CACHE_DIR": str(tmp / "models"),
+            "IMR_WORKERS": str(args.workers),
+        }
+        theirs_env = {**base_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        ours_cmd = [sys.executable, "-m", "serving"]
+        theirs_cmd = [
+            sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/imr-dwc@champion", "--no-conda",
+            "-h", "127.0.0.1", "-p", str(theirs_port), "-w", "1",
+        ]  # fmt: skip
+
+        ours_bodies = [
+            json.dumps({"jurisdiction": "dwc", "summary": SUMMARY, "items": [{"item_text": t}]}).encode() for t in ITEMS
+        ]
+        theirs_bodies = [
+            json.dumps(
+                {
+                    "dataframe_records": [
+                        {
+                            "jurisdiction": "dwc",
+                            "item_text": t,
+                            "summary": SUMMARY,
+                            "ur_text": "",
+                            "claims_guideline": "",
+                        }
+                    ]
+                }
+            ).encode()
+            for t in ITEMS
+        ]
+        ours_name = "imr serve" if args.workers == 1 else f"imr serve ({args.workers} workers)"
+        theirs_name = "mlflow models serve"
+        results: list[Result] = []
+        plan = [
+            (ours_name, ours_cmd, ours_env, ours_port, f"http://127.0.0.1:{ours_port}/readyz",
+             build_requests(ours_port, "/v1/prescreen", ours_bodies, {"X-API-Key": key})),
+            (theirs_name, theirs_cmd, theirs_env, theirs_port, f"http://127.0.0.1:{theirs_port}/ping",
+             build_requests(theirs_port, "/invocations", theirs_bodies, {})),
+        ]  # fmt: skip
+        with contextlib.ExitStack() as stack:
+            for name, cmd, env, port, ready, _ in plan:
+                print(f"Starting {name} on 127.0.0.1:{port} ...", flush=True)
+                stack.enter_context(started(cmd, env, tmp / f"{name.replace(' ', '-')}.log", ready, timeout_s=180))
+            # Both servers are up; rounds alternate between them so that a change in the machine's background load
+            # falls on both alike. Each cell is the sum of its rounds.
+            for level in levels:
+                cells = {name: Result(name, level, 0, 0, 0.0, []) for name, *_ in plan}
+                for _ in range(args.rounds):
+                    for name, _cmd, _env, port, _ready, requests in plan:
+                        one = run_async(run_level(name, port, requests, level, args.seconds / args.rounds))
+                        cell = cells[name]
+                        cell.requests += one.requests
+                        cell.errors += one.errors
+                        cell.seconds += one.seconds
+                        cell.latencies_ms += one.latencies_ms
+                for cell in cells.values():
+                    print(
+                        f"  {cell.server:<20} c={level:<3} {cell.throughput:8.0f} req/s  p50 {cell.pct(0.5):6.2f} ms"
+                        f"  p99 {cell.pct(0.99):6.2f} ms  errors {cell.errors}",
+                        flush=True,
+                    )
+                    results.append(cell)
+
+    report = table(results, champion, ours_name, theirs_name)
+    print()
+    print(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "serve.md").write_text(report + "\n", encoding="utf-8")
+    summary = [
+        {
+            "server": r.server,
+            "concurrency": r.concurrency,
+            "requests": r.requests,
+            "errors": r.errors,
+            "throughput": r.throughput,
+            "p50_ms": r.pct(0.5),
+            "p99_ms": r.pct(0.99),
+            "mean_ms": statistics.fmean(r.latencies_ms) if r.latencies_ms else None,
+        }
+        for r in results
+    ]
+    (args.out / "serve.json").write_text(json.dumps({"champion": champion, "results": summary}, indent=2) + "\n")
+    return 0 if all(r.errors == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""A stand-in TF-IDF + logistic regression champion for the serving benchmark (MLflow models-from-code).
+
+Used by ``benchmarks/bench_serve.py`` only when the default registry has no champion yet. It is trained on invented
+sentences (no real data), so its probabilities mean nothing; its cost per request is that of a real TF-IDF champion:
+the pre-submission view, one vectorisation and one linear model per call.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel  # type: ignore[attr-defined]
+from sklearn.feature_extraction.text import CountVectorizer
+
+from features.view import model_text, view
+
+_ITEMS_UPHELD = [
+    "compounded topical cream flurbiprofen cyclobenzaprine",
+    "norco 10/325 #120",
+    "physical therapy unspecified sessions",
+    "lidoderm patches",
+    "urine drug screen",
+    "soma 350 mg",
+]
+_ITEMS_OVERTURNED = [
+    "physical therapy lumbar 2 times a week for 6 weeks",
+    "MRI of the cervical spine",
+    "right knee arthroscopy with meniscectomy",
+    "epidural steroid injection L4-L5 with radiculopathy",
+    "EMG/NCV bilateral upper extremities",
+    "follow-up visit with orthopedist",
+]
+_SUMMARIES = [
+    "chronic low back pain after lifting injury with reduced flexion",
+    "neck pain radiating to the left arm with numbness",
+    "right knee pain with mechanical locking and positive McMurray test",
+    "prior therapy improved walking tolerance and function",
+    "no documented functional improvement from prior treatment",
+]
+REASONS = [
+    {"code": "quantity_unspecified", "label": "Quantity, frequency or duration not stated"},
+    {"code": "no_functional_improvement", "label": "No documented functional improvement"},
+    {"code": "guideline_not_met", "label": "Guideline criteria not met"},
+]
+
+
+def synthetic_corpus(n: int = 400, seed: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
+    """Invented requests and labels (1 = upheld) for fitting the stand-in."""
+    rng = random.Random(seed)
+    rows, labels = [], []
+    for _ in range(n):
+        upheld = rng.random() < 0.6
+        item = rng.choice(_ITEMS_UPHELD if upheld else _ITEMS_OVERTURNED)
+        rows.append({"jurisdiction": "dwc", "item_text": item, "summary": rng.choice(_SUMMARIES)})
+        labels.append(int(upheld if rng.random() > 0.1 else not upheld))
+    return rows, labels
+
+
+def fit_pipeline() -> Any:
+    """TF-IDF (words 1-2) + logistic regression on the synthetic corpus, through the real pre-submission view."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rows, labels = synthetic_corpus()
+    texts = [model_text(view(r)) for r in rows]
+    pipeline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=500))
+    pipeline.fit(texts, labels)
+    return pipeline
+
+
+class TfidfChampion(PythonModel):
+    """p(upheld) from TF-IDF + LR over ``features.view.model_text``; the fast path is ``predict_records``."""
+
+    def load_context(self, context: Any) -> None:
+        with open(context.artifacts["pipeline"], "rb") as handle:
+            self.pipeline = pickle.load(handle)
+        vectorizer, classifier = self.pipeline[0], self.pipeline[-1]
+        self.counter = CountVectorizer(ngram_range=vectorizer.ngram_range, vocabulary=vectorizer.vocabulary_)
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self.coef = np.asarray(classifier.coef_[0], dtype=np.float64)
+        self.intercept = float(classifier.intercept_[0])
+
+    def _scores(self, texts: list[str]) -> np.ndarray:
+        """TF-IDF (sublinear tf, l2 norm) dotted with the coefficients: predict_proba's numbers, minus its checks."""
+        counts = self.counter.transform(texts)
+        values = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
+        weighted = values * self.coef[counts.indices]
+        scores = np.empty(len(texts))
+        for row in range(len(texts)):
+            start, end = counts.indptr[row], counts.indptr[row + 1]
+            norm = float(np.sqrt(np.dot(values[start:end], values[start:end])))
+            scores[row] = (weighted[start:end].sum() / norm if norm else 0.0) + self.intercept
+        return scores
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        texts = [model_text(view(r)) for r in records]
+        probabilities = 1.0 / (1.0 + np.exp(-self._scores(texts)))
+        out = []
+        for p in probabilities.tolist():
+            reasons = [dict(r, probability=round(p * (0.9 - 0.2 * i), 3)) for i, r in enumerate(REASONS[:2])]
+            out.append({"p_upheld": p, "label": "Upheld" if p >= 0.5 else "Overturned", "reasons": json.dumps(reasons)})
+        return out
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        frame = model_input.replace({np.nan: None})
+        records = [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+        return pd.DataFrame(self.predict_records(records))
+
+
+mlflow.models.set_model(TfidfChampion())

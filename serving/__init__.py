@@ -1,0 +1,1 @@
+"""Serving: settings, champion loading and reloading, the API and the page."""

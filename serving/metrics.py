@@ -1,0 +1,129 @@
+"""Prometheus text exposition, written by hand (no client library): requests, latency, errors, predictions, models.
+
+Counters live in one process; with several workers each worker reports its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+from serving.models import ChampionStore
+
+LATENCY_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: Iterable[str], values: Iterable[str]) -> str:
+    pairs = ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
+    return "{" + pairs + "}" if pairs else ""
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+class Metrics:
+    """In-process counters and a latency histogram per route."""
+
+    def __init__(self) -> None:
+        self.requests: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (method, route, status)
+        self.errors: defaultdict[tuple[str, str], int] = defaultdict(int)  # (route, kind)
+        self.predictions: defaultdict[tuple[str, str], int] = defaultdict(int)  # (jurisdiction, band)
+        self._buckets: dict[str, list[int]] = {}
+        self._sum: defaultdict[str, float] = defaultdict(float)
+        self._count: defaultdict[str, int] = defaultdict(int)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one finished request."""
+        self.requests[(method, route, str(status))] += 1
+        if status >= 400:
+            self.errors[(route, "client" if status < 500 else "server")] += 1
+        buckets = self._buckets.get(route)
+        if buckets is None:
+            buckets = self._buckets[route] = [0] * len(LATENCY_BUCKETS)
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            if seconds <= bound:
+                buckets[i] += 1
+                break
+        self._sum[route] += seconds
+        self._count[route] += 1
+
+    def count_predictions(self, jurisdiction: str, bands: Iterable[str]) -> None:
+        """Count per-item results by band."""
+        for band in bands:
+            self.predictions[(jurisdiction, band)] += 1
+
+    def render(self, store: ChampionStore | None) -> str:
+        """The exposition text."""
+        lines: list[str] = []
+        lines += [
+            "# HELP imr_requests_total HTTP requests by method, route and status.",
+            "# TYPE imr_requests_total counter",
+        ]
+        for (method, route, status), n in sorted(self.requests.items()):
+            lines.append(f"imr_requests_total{_labels(('method', 'route', 'status'), (method, route, status))} {n}")
+        lines += [
+            "# HELP imr_request_errors_total 4xx (client) and 5xx (server) responses by route.",
+            "# TYPE imr_request_errors_total counter",
+        ]
+        for (route, kind), n in sorted(self.errors.items()):
+            lines.append(f"imr_request_errors_total{_labels(('route', 'kind'), (route, kind))} {n}")
+        lines += [
+            "# HELP imr_request_duration_seconds Time to answer a request, by route.",
+            "# TYPE imr_request_duration_seconds histogram",
+        ]
+        for route in sorted(self._buckets):
+            cumulative = 0
+            for bound, n in zip(LATENCY_BUCKETS, self._buckets[route], strict=True):
+                cumulative += n
+                labels = _labels(("route", "le"), (route, _number(bound)))
+                lines.append(f"imr_request_duration_seconds_bucket{labels} {cumulative}")
+            count = self._count[route]
+            lines.append(f"imr_request_duration_seconds_bucket{_labels(('route', 'le'), (route, '+Inf'))} {count}")
+            lines.append(f"imr_request_duration_seconds_sum{_labels(('route',), (route,))} {self._sum[route]!r}")
+            lines.append(f"imr_request_duration_seconds_count{_labels(('route',), (route,))} {count}")
+        lines += [
+            "# HELP imr_predictions_total Items pre-screened, by jurisdiction and band.",
+            "# TYPE imr_predictions_total counter",
+        ]
+        for (jurisdiction, band), n in sorted(self.predictions.items()):
+            lines.append(f"imr_predictions_total{_labels(('jurisdiction', 'band'), (jurisdiction, band))} {n}")
+        if store is not None:
+            lines.extend(_model_lines(store))
+        return "\n".join(lines) + "\n"
+
+
+def _model_lines(store: ChampionStore) -> list[str]:
+    lines = ["# HELP imr_model_info The champion being served (value 1).", "# TYPE imr_model_info gauge"]
+    champions = store.champions()
+    for jurisdiction, champion in sorted(champions.items()):
+        info = champion.info
+        labels = _labels(
+            ("jurisdiction", "name", "version", "source"), (jurisdiction, info.name, info.version, info.source)
+        )
+        lines.append(f"imr_model_info{labels} 1")
+    lines += ["# HELP imr_model_ready Whether a champion is loaded (1) or not (0).", "# TYPE imr_model_ready gauge"]
+    lines += [f"imr_model_ready{_labels(('jurisdiction',), (j,))} {int(j in champions)}" for j in store.jurisdictions]
+    lines += [
+        "# HELP imr_model_reloads_total New champion versions loaded, and failed loads.",
+        "# TYPE imr_model_reloads_total counter",
+    ]
+    for j in store.jurisdictions:
+        status = store.status(j)
+        lines.append(f"imr_model_reloads_total{_labels(('jurisdiction', 'outcome'), (j, 'loaded'))} {status.reloads}")
+        lines.append(
+            f"imr_model_reloads_total{_labels(('jurisdiction', 'outcome'), (j, 'failed'))} {status.failed_reloads}"
+        )
+    lines += ["# HELP imr_registry_up Whether the last registry check succeeded.", "# TYPE imr_registry_up gauge"]
+    lines += [
+        f"imr_registry_up{_labels(('jurisdiction',), (j,))} {int(bool(store.status(j).registry_ok))}"
+        for j in store.jurisdictions
+    ]
+    return lines

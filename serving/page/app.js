@@ -1,0 +1,477 @@
+// IMR Prescreen page: plain JavaScript, no build step, no network beyond this server.
+// Data from the API is only ever inserted with textContent (never innerHTML): it may quote what people typed.
+"use strict";
+
+(() => {
+  const KEY_STORAGE = "imr-api-key";
+  const LIVE_DELAY_MS = 300;
+  const state = { config: null, seq: 0, controller: null, scored: false, timer: null, previous: new Map() };
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  // ---- API access -------------------------------------------------------------------------------------------
+
+  function apiKey() {
+    return sessionStorage.getItem(KEY_STORAGE) || "";
+  }
+
+  async function api(path, options = {}) {
+    const headers = new Headers(options.headers || {});
+    const key = apiKey();
+    if (key) headers.set("X-API-Key", key);
+    const response = await fetch(path, { ...options, headers });
+    if (response.status === 401) showKeyPanel(true);
+    return response;
+  }
+
+  async function readJson(response) {
+    try {
+      return await response.json();
+    } catch {
+      return null;
+    }
+  }
+
+  function errorsOf(data, response) {
+    if (data && Array.isArray(data.errors) && data.errors.length) return data.errors;
+    return [{ field: "server", reason: `answered HTTP ${response.status}` }];
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------------------
+
+  function showErrors(errors) {
+    const box = $("#alert");
+    box.replaceChildren(
+      el("strong", { text: "Please check the request:" }),
+      el("ul", {}, ...errors.map((e) => el("li", { class: "error", "data-field": e.field, text: `${e.field}: ${e.reason}` }))),
+    );
+    box.hidden = false;
+  }
+
+  function clearAlert() {
+    const box = $("#alert");
+    box.hidden = true;
+    box.replaceChildren();
+  }
+
+  function showKeyPanel(show) {
+    $("#key-panel").hidden = !show;
+    if (show) $("#api-key").focus();
+  }
+
+  // ---- tabs -------------------------------------------------------------------------------------------------
+
+  function showView(name) {
+    for (const tab of $$(".tabs [role=tab]")) tab.setAttribute("aria-selected", String(tab.dataset.view === name));
+    for (const view of $$(".view")) view.hidden = view.id !== `view-${name}`;
+    clearAlert();
+    if (name === "evaluation") loadEvaluation();
+  }
+
+  // ---- the request form -------------------------------------------------------------------------------------
+
+  function addItem(text = "") {
+    const row = $("#item-row").content.firstElementChild.cloneNode(true);
+    const input = $(".item-text", row);
+    input.value = text;
+    input.addEventListener("input", scheduleLive);
+    $(".remove-item", row).addEventListener("click", () => {
+      row.remove();
+      if (!$$("#items .item-row").length) addItem();
+      scheduleLive();
+    });
+    $("#items").append(row);
+    const max = state.config ? state.config.max_items : 21;
+    $("#add-item").disabled = $$("#items .item-row").length >= max;
+    return input;
+  }
+
+  function collectRequest() {
+    const texts = $$("#items .item-text").map((input) => input.value.trim()).filter(Boolean);
+    return {
+      body: {
+        jurisdiction: $("#jurisdiction").value,
+        summary: $("#summary").value,
+        ur_text: $("#ur-text").value,
+        claims_guideline: $("#guideline").value,
+        items: texts.map((text) => ({ item_text: text })),
+      },
+      texts,
+    };
+  }
+
+  function busy(on) {
+    $("#busy").hidden = !on;
+    $("#submit").disabled = on && !state.scored;
+  }
+
+  async function prescreen(silent) {
+    const { body, texts } = collectRequest();
+    if (!texts.length) {
+      if (!silent) showErrors([{ field: "items", reason: "add at least one disputed item" }]);
+      return;
+    }
+    const seq = ++state.seq;
+    if (state.controller) state.controller.abort();
+    const controller = new AbortController();
+    state.controller = controller;
+    busy(true);
+    try {
+      const response = await api("/v1/prescreen", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+      const data = await readJson(response);
+      if (seq !== state.seq) return; // a newer edit is on its way
+      if (!response.ok) {
+        showErrors(errorsOf(data, response));
+        return;
+      }
+      clearAlert();
+      renderResults(data, texts);
+      state.scored = true;
+    } catch (error) {
+      if (error.name !== "AbortError") showErrors([{ field: "network", reason: "the server could not be reached" }]);
+    } finally {
+      if (seq === state.seq) busy(false);
+    }
+  }
+
+  // What-if: once a request has been scored, every edit re-scores it after a short pause.
+  function scheduleLive() {
+    if (!state.scored || !$("#live").checked) return;
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => prescreen(true), LIVE_DELAY_MS);
+  }
+
+  // ---- results ----------------------------------------------------------------------------------------------
+
+  function percent(p) {
+    return `${Math.round(p * 100)}%`;
+  }
+
+  function resultCard(container, index) {
+    let card = container.querySelector(`.result[data-index="${index}"]`);
+    if (!card) {
+      card = el(
+        "article",
+        { class: "result", "data-index": index },
+        el("h3", { class: "item-title" }),
+        el(
+          "div",
+          { class: "summary-line" },
+          el("span", { class: "probability" }),
+          el("span", { class: "probability-caption", text: "chance the denial is upheld" }),
+          el("span", { class: "band" }),
+          el("span", { class: "delta" }),
+        ),
+        el("div", { class: "bar", role: "img" }, el("div", { class: "fill" })),
+        el("ul", { class: "reasons" }),
+        el("ul", { class: "missing" }),
+        el("div", { class: "panels" }),
+      );
+      container.append(card);
+    }
+    return card;
+  }
+
+  function fillResult(card, result, title) {
+    card.className = `result ${result.band}`;
+    card.dataset.band = result.band;
+    card.dataset.p = result.p_upheld === null ? "" : String(result.p_upheld);
+    $(".item-title", card).textContent = title;
+    const p = result.p_upheld;
+    $(".probability", card).textContent = p === null ? "—" : percent(p);
+    $(".probability-caption", card).hidden = p === null;
+    $(".band", card).textContent = result.band_label;
+    $(".bar", card).setAttribute("aria-label", p === null ? "not scored" : `${percent(p)} likely upheld`);
+    $(".bar .fill", card).style.width = p === null ? "0%" : `${(p * 100).toFixed(1)}%`;
+    const key = `${card.closest(".results").id}:${card.dataset.index}`;
+    const before = state.previous.get(key);
+    const delta = $(".delta", card);
+    delta.textContent = "";
+    if (p !== null && before !== undefined && before !== null && Math.round((p - before) * 100) !== 0) {
+      const points = Math.round((p - before) * 100);
+      delta.textContent = `${points > 0 ? "▲ +" : "▼ "}${points} points since the last change`;
+    }
+    state.previous.set(key, p);
+    $(".reasons", card).replaceChildren(
+      ...result.reasons.map((r) =>
+        el("li", { text: r.probability === null || r.probability === undefined ? r.label : `${r.label} (${percent(r.probability)})` }),
+      ),
+    );
+    $(".missing", card).replaceChildren(...result.missing_information.map((m) => el("li", { text: m })));
+    renderPanels($(".panels", card), result);
+  }
+
+  // Evidence panels (documentation checklist, similar past determinations) appear when the model provides them.
+  function renderPanels(container, result) {
+    const panels = [];
+    if (Array.isArray(result.checklist) && result.checklist.length) {
+      panels.push(
+        el(
+          "section",
+          { class: "panel checklist" },
+          el("h4", { text: "Documentation checklist" }),
+          el(
+            "ul",
+            {},
+            ...result.checklist.map((c) => {
+              const passed = c.passed === true || c.status === "passed";
+              const evidence = c.evidence ? ` — “${c.evidence}”` : "";
+              return el("li", { class: passed ? "passed" : "missing", text: `${passed ? "✓" : "✗"} ${c.label || c.code}${evidence}` });
+            }),
+          ),
+        ),
+      );
+    }
+    if (Array.isArray(result.similar) && result.similar.length) {
+      panels.push(
+        el(
+          "section",
+          { class: "panel similar" },
+          el("h4", { text: "Similar past determinations" }),
+          el(
+            "ul",
+            {},
+            ...result.similar.map((s) => {
+              const where = [s.case_id, s.decision_date].filter(Boolean).join(", ");
+              const head = `${s.outcome || s.determination || ""}: ${s.item_text || ""}${where ? ` (${where})` : ""}`;
+              return el("li", {}, el("div", { text: head }), s.rationale_excerpt ? el("q", { text: s.rationale_excerpt }) : null);
+            }),
+          ),
+        ),
+      );
+    }
+    container.replaceChildren(...panels);
+  }
+
+  function renderResults(data, texts) {
+    const container = $("#results");
+    data.items.forEach((result, i) => fillResult(resultCard(container, i), result, texts[i]));
+    for (const card of $$(".result", container)) {
+      if (Number(card.dataset.index) >= data.items.length) card.remove();
+    }
+    $("#model-line").textContent = `Answered by ${data.model.name} version ${data.model.version} (${data.model.source.replace("_", " ")}).`;
+  }
+
+  // ---- letters ----------------------------------------------------------------------------------------------
+
+  async function checkLetter(event) {
+    event.preventDefault();
+    const file = $("#letter-file").files[0];
+    if (!file) {
+      showErrors([{ field: "file", reason: "choose a letter first" }]);
+      return;
+    }
+    const form = new FormData();
+    form.append("file", file, file.name);
+    $("#letter-submit").disabled = true;
+    try {
+      const response = await api("/v1/letters", { method: "POST", body: form });
+      const data = await readJson(response);
+      if (!response.ok) {
+        showErrors(errorsOf(data, response));
+        $("#letter-results").replaceChildren();
+        return;
+      }
+      clearAlert();
+      renderLetter(data);
+    } catch {
+      showErrors([{ field: "network", reason: "the server could not be reached" }]);
+    } finally {
+      $("#letter-submit").disabled = false;
+    }
+  }
+
+  function renderLetter(data) {
+    const rows = data.items.map((item, i) => {
+      const p = item.prediction.p_upheld;
+      const agree = item.agrees === null ? "—" : item.agrees ? "yes" : "no";
+      return el(
+        "tr",
+        { class: "letter-item", "data-band": item.prediction.band },
+        el("td", { class: "num", text: i + 1 }),
+        el("td", { text: item.item_text }),
+        el("td", { class: "num predicted", text: p === null ? "—" : percent(p) }),
+        el("td", { text: item.prediction.band_label }),
+        el("td", { class: "actual", text: item.actual || "not stated" }),
+        el("td", { class: `agrees agree-${agree}`, text: agree }),
+      );
+    });
+    const scored = data.items.filter((i) => i.agrees !== null);
+    const right = scored.filter((i) => i.agrees).length;
+    $("#letter-results").replaceChildren(
+      el("p", { class: "letter-summary", text: `${data.source}${data.case_id ? ` — case ${data.case_id}` : ""}: the model agrees with the letter on ${right} of ${scored.length} scored item(s).` }),
+      el(
+        "table",
+        { class: "letter-table" },
+        el(
+          "thead",
+          {},
+          el("tr", {}, ...["#", "Item", "p(upheld)", "Band", "Actual outcome", "Agrees"].map((h) => el("th", { text: h }))),
+        ),
+        el("tbody", {}, ...rows),
+      ),
+      el("p", { class: "model-ref", text: `Model: ${data.model.name} version ${data.model.version}` }),
+    );
+  }
+
+  // ---- evaluation -------------------------------------------------------------------------------------------
+
+  const METRIC_LABELS = {
+    roc_auc: "ROC AUC",
+    pr_auc_overturned: "PR AUC (overturned)",
+    brier: "Brier score (lower is better)",
+    ece: "Expected calibration error (lower is better)",
+    balanced_accuracy: "Balanced accuracy",
+  };
+  const METRIC_ORDER = Object.keys(METRIC_LABELS);
+  const PLOT_ORDER = ["roc", "reliability", "pr", "confusion"];
+  const PLOT_LABELS = { roc: "ROC curve", reliability: "Reliability (calibration)", pr: "Precision–recall", confusion: "Confusion matrix" };
+
+  function byOrder(order) {
+    return (a, b) => {
+      const ia = order.indexOf(a) === -1 ? 99 : order.indexOf(a);
+      const ib = order.indexOf(b) === -1 ? 99 : order.indexOf(b);
+      return ia - ib || a.localeCompare(b);
+    };
+  }
+  const JURISDICTION_NAMES = { dwc: "Workers' compensation (DWC)", dmhc: "Health plan (DMHC)" };
+
+  function fmt(value) {
+    return value === null || value === undefined ? "" : Number(value).toFixed(3);
+  }
+
+  async function loadEvaluation() {
+    const root = $("#evaluation");
+    root.replaceChildren(el("p", { class: "busy", text: "Loading…" }));
+    let response;
+    try {
+      response = await api("/v1/models");
+    } catch {
+      root.replaceChildren(el("p", { text: "The server could not be reached." }));
+      return;
+    }
+    const data = await readJson(response);
+    if (!response.ok) {
+      root.replaceChildren();
+      showErrors(errorsOf(data, response));
+      return;
+    }
+    root.replaceChildren(...data.models.map(evaluationSection));
+    for (const img of $$("img[data-src]", root)) loadPlot(img);
+  }
+
+  function evaluationSection(model) {
+    const title = `${JURISDICTION_NAMES[model.jurisdiction] || model.jurisdiction}`;
+    if (!model.loaded) {
+      return el("section", { class: "eval" }, el("h2", { text: title }), el("p", { text: "No champion loaded yet." }));
+    }
+    const facts = [
+      ["Model", `${model.name} version ${model.version}`],
+      ["Served from", model.source === "registry" ? "the registry" : "the local copy (registry unreachable)"],
+      ["Trained", model.trained_at || "unknown"],
+      ["Data digest", model.data_digest || "unknown"],
+      ["Code commit", model.git_commit || "unknown"],
+    ];
+    if (model.last_error) facts.push(["Last failed update", model.last_error]);
+    const metricNames = Object.keys(model.metrics).sort(byOrder(METRIC_ORDER));
+    const metricRows = metricNames.map((name) => [name, model.metrics[name]]).map(([name, m]) =>
+      el(
+        "tr",
+        { "data-metric": name },
+        el("td", { text: METRIC_LABELS[name] || name }),
+        el("td", { class: "num value", text: fmt(m.value) }),
+        el("td", { class: "num", text: m.ci_low === null || m.ci_low === undefined ? "" : `${fmt(m.ci_low)} – ${fmt(m.ci_high)}` }),
+      ),
+    );
+    const names = Object.keys(model.plots).sort(byOrder(PLOT_ORDER));
+    return el(
+      "section",
+      { class: "eval", "data-jurisdiction": model.jurisdiction },
+      el("h2", { text: title }),
+      el("dl", {}, ...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
+      el(
+        "table",
+        { class: "metrics" },
+        el("thead", {}, el("tr", {}, el("th", { text: "Metric" }), el("th", { text: "Value" }), el("th", { text: "95% interval" }))),
+        el("tbody", {}, ...metricRows),
+      ),
+      el(
+        "div",
+        { class: "plots" },
+        ...names.map((name) =>
+          el("figure", { class: `plot plot-${name}` }, el("img", { "data-src": model.plots[name], alt: `${name} plot` }), el("figcaption", { text: PLOT_LABELS[name] || name })),
+        ),
+      ),
+    );
+  }
+
+  // Plots come through the API (so the key applies): fetch them as blobs.
+  async function loadPlot(img) {
+    try {
+      const response = await api(img.dataset.src);
+      if (!response.ok) return;
+      img.src = URL.createObjectURL(await response.blob());
+      img.addEventListener("load", () => img.classList.add("loaded"), { once: true });
+    } catch {
+      /* a missing plot leaves its caption */
+    }
+  }
+
+  // ---- start ------------------------------------------------------------------------------------------------
+
+  async function start() {
+    for (const tab of $$(".tabs [role=tab]")) tab.addEventListener("click", () => showView(tab.dataset.view));
+    $("#add-item").addEventListener("click", () => addItem().focus());
+    $("#prescreen-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearTimeout(state.timer);
+      prescreen(false);
+    });
+    for (const id of ["#summary", "#ur-text", "#guideline"]) $(id).addEventListener("input", scheduleLive);
+    $("#jurisdiction").addEventListener("change", scheduleLive);
+    $("#letter-form").addEventListener("submit", checkLetter);
+    $("#key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(KEY_STORAGE, $("#api-key").value.trim());
+      $("#api-key").value = "";
+      showKeyPanel(false);
+      clearAlert();
+      if (!$("#view-evaluation").hidden) loadEvaluation();
+    });
+    addItem();
+    try {
+      const response = await fetch("/ui-config");
+      state.config = await response.json();
+      for (const option of $$("#jurisdiction option")) option.hidden = !state.config.jurisdictions.includes(option.value);
+      const first = $$("#jurisdiction option").find((o) => !o.hidden);
+      if (first && $("#jurisdiction option:checked").hidden) $("#jurisdiction").value = first.value;
+      if (state.config.auth_required && !apiKey()) showKeyPanel(true);
+    } catch {
+      /* the form still works with the defaults */
+    }
+    document.body.dataset.ready = "true";
+  }
+
+  start();
+})();

@@ -1,0 +1,225 @@
+"""Request and response models of the API (they also make the OpenAPI schema and its examples).
+
+The request is case-shaped (one summary, 1..N disputed items), as an office fills in the page; each item becomes one
+``features.view.PrescreenRequest`` for the model. Responses are built as plain dicts on the hot path (see
+``serving.scoring``); these models document them and the tests check responses against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from features.schema import Determination, Jurisdiction
+from serving.policy import Band
+
+EXAMPLE_CASE: dict[str, Any] = {
+    "jurisdiction": "dwc",
+    "summary": (
+        "The patient is a 52-year-old warehouse worker with chronic low back pain after a lifting injury. "
+        "Examination shows reduced lumbar flexion. Six prior physical therapy sessions improved walking tolerance."
+    ),
+    "ur_text": "Utilization review denied the request because the number of sessions was not stated.",
+    "claims_guideline": "MTUS Chronic Pain Medical Treatment Guidelines, Physical Medicine",
+    "items": [
+        {"item_text": "Physical therapy lumbar spine, 2 times a week for 6 weeks"},
+        {"item_text": "Compounded topical cream (flurbiprofen/cyclobenzaprine)"},
+    ],
+}
+
+
+class ErrorDetail(BaseModel):
+    """One problem with a request: where, and why (never the submitted value)."""
+
+    field: str = Field(description="Where the problem is, e.g. items[0].item_text, body, file, X-API-Key")
+    reason: str = Field(description="What is wrong, in words")
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every 4xx (and of the 5xx that should never happen)."""
+
+    errors: list[ErrorDetail]
+    request_id: str | None = None
+
+
+class ItemIn(BaseModel):
+    """One disputed item or service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_text: str = Field(description="The disputed item/service as requested", examples=["MRI of the lumbar spine"])
+    claims_guideline: str | None = Field(default=None, description="Guideline for this item, if not the case's")
+    treatment_category: str | None = Field(default=None, description="Optional; derived from the text if absent")
+    treatment_subcategory: str | None = None
+
+    @field_validator("item_text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class PrescreenIn(BaseModel):
+    """One case: the clinical summary, the UR decision and guideline, and 1..N disputed items."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_CASE]})
+
+    jurisdiction: Jurisdiction = Field(description="dwc (workers' comp, MTUS) or dmhc (health plan)")
+    summary: str = Field(default="", description="Clinical case summary")
+    ur_text: str = Field(default="", description="The utilization review decision text, if any")
+    claims_guideline: str = Field(default="", description="Guideline the claims administrator cited")
+    items: list[ItemIn] = Field(min_length=1, description="The disputed items (1..max_items)")
+    diagnosis_category: str | None = None
+    diagnosis_subcategory: str | None = None
+    review_type: str | None = Field(default=None, description="e.g. Medical Necessity")
+    imr_type: str | None = Field(default=None, description="Standard or Expedited")
+    age_range: str | None = None
+    gender: str | None = None
+    report_year: int | None = Field(default=None, ge=1990, le=2100)
+
+
+class Reason(BaseModel):
+    """A likely reason the reviewer would give."""
+
+    code: str
+    label: str
+    probability: float | None = None
+
+
+class ModelRef(BaseModel):
+    """Which model answered."""
+
+    jurisdiction: Jurisdiction
+    name: str
+    version: str
+    source: Literal["registry", "local_cache"]
+
+
+class ItemResult(BaseModel):
+    """The pre-screen of one disputed item."""
+
+    index: int = Field(description="Position of the item in the request")
+    p_upheld: float | None = Field(description="Probability that the denial is upheld (null when insufficient)")
+    label: Determination | None = Field(description="The more likely outcome (null when insufficient)")
+    band: Band
+    band_label: str
+    reasons: list[Reason] = Field(description="Likely reasons, most likely first")
+    missing_information: list[str] = Field(description="What to add before the item can be judged")
+    similar: list[dict[str, Any]] = Field(default_factory=list, description="Similar past determinations")
+    checklist: list[dict[str, Any]] = Field(default_factory=list, description="Documentation checklist")
+
+
+class PrescreenOut(BaseModel):
+    """Per-item results of one case, and the model that answered."""
+
+    request_id: str
+    model: ModelRef
+    items: list[ItemResult]
+
+
+class BatchRowResult(BaseModel):
+    """One row of a batch: a result, or what was wrong with that row."""
+
+    index: int = Field(description="Position in the JSON array, or the CSV data row (0-based)")
+    ok: bool
+    result: PrescreenOut | None = None
+    errors: list[ErrorDetail] = Field(default_factory=list)
+
+
+class BatchOut(BaseModel):
+    """Batch results, in the order of the input."""
+
+    request_id: str
+    count: int
+    failed: int
+    results: list[BatchRowResult]
+
+
+class LetterItemResult(BaseModel):
+    """One item parsed from a letter: the prediction, and the outcome the letter states."""
+
+    item_text: str
+    actual: Determination | None
+    prediction: ItemResult
+    agrees: bool | None = Field(description="Whether the more likely outcome matches the letter's")
+
+
+class LetterOut(BaseModel):
+    """A determination letter, parsed and pre-screened item by item."""
+
+    request_id: str
+    source: str
+    case_id: str | None
+    jurisdiction: Jurisdiction
+    model: ModelRef
+    items: list[LetterItemResult]
+
+
+class MetricValue(BaseModel):
+    """A metric with its 95 % interval when the run logged one."""
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class ModelInfo(BaseModel):
+    """One jurisdiction's champion, as served."""
+
+    jurisdiction: Jurisdiction
+    name: str
+    alias: str
+    loaded: bool
+    version: str | None = None
+    source: Literal["registry", "local_cache"] | None = None
+    run_id: str | None = None
+    data_digest: str | None = None
+    git_commit: str | None = None
+    trained_at: str | None = None
+    loaded_at: str | None = None
+    metrics: dict[str, MetricValue] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    plots: dict[str, str] = Field(default_factory=dict, description="Plot name -> URL")
+    registry_ok: bool | None = None
+    registry_error: str | None = None
+    last_check_at: str | None = None
+    last_error: str | None = Field(default=None, description="The last new version that failed to load")
+    last_error_at: str | None = None
+
+
+class ModelsOut(BaseModel):
+    """Every configured jurisdiction's champion."""
+
+    models: list[ModelInfo]
+
+
+class ReloadOut(BaseModel):
+    """What a reload did, per jurisdiction."""
+
+    results: dict[str, Literal["unchanged", "loaded", "failed"]]
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """Whether every jurisdiction has a champion, and where each came from."""
+
+    ready: bool
+    models: dict[str, dict[str, Any]]
+
+
+class PageConfig(BaseModel):
+    """What the page needs to know before its first call."""
+
+    auth_required: bool
+    jurisdictions: list[Jurisdiction]
+    max_items: int
+    max_text_bytes: int
+    max_upload_bytes: int
+    band_upheld_min: float
+    band_overturned_max: float

@@ -1,0 +1,232 @@
+"""From validated requests to per-item results: limits, the pre-submission request per item, policy, the model.
+
+Kept apart from the routes so the single, batch and letter paths share it, and so later explanations (similar
+determinations, checklist) slot in at one place: :func:`item_result`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from features.view import PrescreenRequest
+from serving.errors import ErrorItem, validation_errors
+from serving.models import Champion, Prediction
+from serving.policy import BAND_LABELS, BandThresholds, InformationRule, band_for, missing_information
+from serving.schemas import PrescreenIn
+from serving.settings import Settings
+
+#: Keys of every record given to the model: the fields of ``features.view.PrescreenRequest``, in order.
+REQUEST_FIELDS: tuple[str, ...] = tuple(PrescreenRequest.model_fields)
+_CASE_FIELDS = ("diagnosis_category", "diagnosis_subcategory", "review_type", "imr_type", "age_range", "gender")
+_ITEM_FIELDS = ("treatment_category", "treatment_subcategory")
+_TEXT_FIELDS = ("summary", "ur_text", "claims_guideline")
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The business rules and limits a scoring call applies (from Settings)."""
+
+    thresholds: BandThresholds
+    info: InformationRule
+    max_text_bytes: int
+    max_items: int
+    jurisdictions: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        return cls(
+            thresholds=BandThresholds(settings.band_upheld_min, settings.band_overturned_max),
+            info=InformationRule(settings.min_item_words, settings.min_item_words_alone, settings.min_context_words),
+            max_text_bytes=settings.max_text_bytes,
+            max_items=settings.max_items,
+            jurisdictions=tuple(settings.jurisdictions),
+        )
+
+
+def _too_long(text: str | None, limit: int) -> bool:
+    # A str of n characters has between n and 4n UTF-8 bytes: only encode when it matters.
+    if text is None or len(text) * 4 <= limit:
+        return False
+    return len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+def check_case(case: PrescreenIn, rules: Rules) -> list[ErrorItem]:
+    """Limits that depend on configuration: jurisdiction served, number of items, text sizes."""
+    errors: list[ErrorItem] = []
+    if case.jurisdiction not in rules.jurisdictions:
+        errors.append(
+            {"field": "jurisdiction", "reason": f"is not served here (served: {', '.join(rules.jurisdictions)})"}
+        )
+    if len(case.items) > rules.max_items:
+        errors.append({"field": "items", "reason": f"must list at most {rules.max_items} items"})
+    too_long = f"is longer than {rules.max_text_bytes} bytes"
+    errors.extend(
+        {"field": name, "reason": too_long}
+        for name in _TEXT_FIELDS
+        if _too_long(getattr(case, name), rules.max_text_bytes)
+    )
+    for i, item in enumerate(case.items):
+        if _too_long(item.item_text, rules.max_text_bytes):
+            errors.append({"field": f"items[{i}].item_text", "reason": too_long})
+        if _too_long(item.claims_guideline, rules.max_text_bytes):
+            errors.append({"field": f"items[{i}].claims_guideline", "reason": too_long})
+    return errors
+
+
+def case_records(case: PrescreenIn) -> list[dict[str, Any]]:
+    """One model-input record (the ``PrescreenRequest`` fields) per disputed item of a case."""
+    base: dict[str, Any] = dict.fromkeys(REQUEST_FIELDS)
+    base.update(
+        jurisdiction=case.jurisdiction,
+        summary=case.summary,
+        ur_text=case.ur_text,
+        claims_guideline=case.claims_guideline,
+        report_year=case.report_year,
+    )
+    for name in _CASE_FIELDS:
+        base[name] = getattr(case, name)
+    records = []
+    for item in case.items:
+        record = dict(base)
+        record["item_text"] = item.item_text
+        if item.claims_guideline is not None:
+            record["claims_guideline"] = item.claims_guideline
+        for name in _ITEM_FIELDS:
+            record[name] = getattr(item, name)
+        records.append(record)
+    return records
+
+
+def record_from(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A model-input record from any mapping that has request fields (e.g. a parsed letter item)."""
+    record: dict[str, Any] = dict.fromkeys(REQUEST_FIELDS)
+    for name in REQUEST_FIELDS:
+        value = fields.get(name)
+        if value is not None:
+            record[name] = value
+    for name in ("summary", "ur_text", "claims_guideline"):
+        record[name] = record[name] or ""
+    return record
+
+
+def item_result(index: int, prediction: Prediction | None, missing: list[str], rules: Rules) -> dict[str, Any]:
+    """The result of one item (the shape of ``schemas.ItemResult``)."""
+    if prediction is None:
+        return {
+            "index": index,
+            "p_upheld": None,
+            "label": None,
+            "band": "insufficient_information",
+            "band_label": BAND_LABELS["insufficient_information"],
+            "reasons": [],
+            "missing_information": missing,
+            "similar": [],
+            "checklist": [],
+        }
+    band = band_for(prediction["p_upheld"], rules.thresholds)
+    extras = prediction["extras"]
+    return {
+        "index": index,
+        "p_upheld": round(prediction["p_upheld"], 4),
+        "label": prediction["label"],
+        "band": band,
+        "band_label": BAND_LABELS[band],
+        "reasons": prediction["reasons"],
+        "missing_information": [],
+        "similar": extras.get("similar", []),
+        "checklist": extras.get("checklist", []),
+    }
+
+
+def score_records(champion: Champion, records: list[dict[str, Any]], rules: Rules) -> list[dict[str, Any]]:
+    """Per-item results for records of one jurisdiction; thin items are not sent to the model."""
+    missing = [
+        missing_information(
+            r["item_text"] or "", r["summary"] or "", r["ur_text"] or "", r["claims_guideline"] or "", rules.info
+        )
+        for r in records
+    ]
+    todo = [r for r, m in zip(records, missing, strict=True) if not m]
+    predictions = iter(champion.predict(todo) if todo else [])
+    return [item_result(i, None if m else next(predictions), m, rules) for i, m in enumerate(missing)]
+
+
+def model_ref(champion: Champion) -> dict[str, str]:
+    """The shape of ``schemas.ModelRef``."""
+    info = champion.info
+    return {"jurisdiction": info.jurisdiction, "name": info.name, "version": info.version, "source": info.source}
+
+
+def score_cases(
+    champions: Mapping[str, Champion], cases: Sequence[PrescreenIn], rules: Rules
+) -> list[list[dict[str, Any]]]:
+    """Item results of many cases, with one model call per jurisdiction; every case's champion must be present."""
+    results: list[list[dict[str, Any]]] = [[] for _ in cases]
+    by_jurisdiction: dict[str, list[int]] = {}
+    for position, case in enumerate(cases):
+        by_jurisdiction.setdefault(case.jurisdiction, []).append(position)
+    for jurisdiction, positions in by_jurisdiction.items():
+        per_case = [case_records(cases[p]) for p in positions]
+        flat = [r for records in per_case for r in records]
+        scored = score_records(champions[jurisdiction], flat, rules)
+        start = 0
+        for position, records in zip(positions, per_case, strict=True):
+            chunk = scored[start : start + len(records)]
+            for index, result in enumerate(chunk):
+                result["index"] = index
+            results[position] = chunk
+            start += len(records)
+    return results
+
+
+# -- CSV batch input ---------------------------------------------------------------------------------------------
+
+CSV_COLUMNS: tuple[str, ...] = REQUEST_FIELDS
+
+
+def parse_csv(text: str, max_rows: int) -> tuple[list[PrescreenIn | list[ErrorItem]], list[ErrorItem]]:
+    """Rows of a CSV (one disputed item per row, ``PrescreenRequest`` columns) as cases or row errors.
+
+    Returns (rows, file errors); file errors (no header, missing columns, too many rows) refuse the whole file.
+    """
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in ("jurisdiction", "item_text") if c not in header]
+    if missing:
+        return [], [{"field": "file", "reason": f"CSV header lacks column(s): {', '.join(missing)}"}]
+    reader.fieldnames = header
+    rows: list[PrescreenIn | list[ErrorItem]] = []
+    try:
+        for raw in reader:
+            if len(rows) >= max_rows:
+                return [], [{"field": "file", "reason": f"has more than {max_rows} rows"}]
+            rows.append(_csv_case(raw))
+    except csv.Error:
+        return [], [{"field": "file", "reason": f"is not valid CSV (near data row {len(rows)})"}]
+    if not rows:
+        return [], [{"field": "file", "reason": "has no data rows"}]
+    return rows, []
+
+
+def _csv_case(raw: Mapping[str | Any, Any]) -> PrescreenIn | list[ErrorItem]:
+    if None in raw:
+        return [{"field": "row", "reason": "has more cells than the header"}]
+    value = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k in CSV_COLUMNS}
+    value = {k: v for k, v in value.items() if v not in ("", None)}
+    item = {k: value.pop(k) for k in ("item_text", "treatment_category", "treatment_subcategory") if k in value}
+    try:
+        return PrescreenIn.model_validate({**value, "items": [item]})
+    except ValidationError as exc:
+        errors = validation_errors(exc.errors(include_input=False))
+        for error in errors:
+            if error["field"].startswith("items[0]."):
+                error["field"] = error["field"].removeprefix("items[0].")
+            elif error["field"] == "items":
+                error["field"] = "item_text"
+        return errors

@@ -1,0 +1,234 @@
+"""The pre-screening page in a real headless Chromium (Debian's), driven by Playwright, against a live server.
+
+Chromium missing: these tests fail when CI=true (CI must install it: apt-get install chromium) and skip otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect
+
+from serving.app import create_app
+from tests.conftest import FakeRegistry, make_settings
+from tests.letter_text import LETTER
+
+pytestmark = [pytest.mark.browser]
+
+KEY = "browser-key-0123456789abcdef"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SUMMARY = "The patient is a 52-year-old warehouse worker with chronic low back pain and reduced lumbar flexion."
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("IMR_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    if executable is None:
+        message = "Chromium not found (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving the app in a thread on a free loopback port."""
+
+    def __init__(self, settings: Any) -> None:
+        self.port = _free_port()
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live_server(fake_registry: FakeRegistry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = make_settings(fake_registry.uri, tmp_path_factory.mktemp("browser-models"))
+    with LiveServer(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("body[data-ready='true']")
+    yield page
+    context.close()
+
+
+def fill_case(page: Any, *items: str) -> None:
+    page.select_option("#jurisdiction", "dwc")
+    page.fill("#summary", SUMMARY)
+    page.fill("#ur-text", "Utilization review denied the request.")
+    for i, text in enumerate(items):
+        if i:
+            page.click("#add-item")
+        page.locator("#items .item-text").nth(i).fill(text)
+
+
+def probabilities(page: Any, count: int) -> list[str]:
+    page.wait_for_selector(f"#results .result[data-index='{count - 1}']")
+    return [page.locator(f"#results .result[data-index='{i}'] .probability").inner_text() for i in range(count)]
+
+
+def test_fill_submit_and_read_probabilities(page: Any) -> None:
+    fill_case(page, "Compounded topical cream", "MRI of the lumbar spine", "Follow-up visit")
+    page.click("#submit")
+    assert probabilities(page, 3) == ["85%", "15%", "50%"]
+    first = page.locator("#results .result[data-index='0']")
+    assert first.get_attribute("data-band") == "likely_upheld"
+    assert "Likely upheld" in first.locator(".band").inner_text()
+    assert "Quantity or duration not stated" in first.locator(".reasons").inner_text()
+    width = first.locator(".bar .fill").evaluate("e => e.style.width")
+    assert float(width.rstrip("%")) == 85
+    assert "imr-dwc version 1" in page.inner_text("#model-line")
+
+
+def test_thin_item_shows_what_is_missing(page: Any) -> None:
+    page.locator("#items .item-text").first.fill("therapy")
+    page.click("#submit")
+    card = page.locator("#results .result[data-index='0']")
+    card.wait_for()
+    assert card.get_attribute("data-band") == "insufficient_information"
+    assert card.locator(".probability").inner_text() == "—"
+    assert "clinical context" in card.locator(".missing").inner_text()
+
+
+def test_what_if_rescores_while_editing(page: Any) -> None:
+    fill_case(page, "Physical therapy lumbar spine")
+    page.click("#submit")
+    assert probabilities(page, 1) == ["50%"]
+    page.locator("#items .item-text").first.fill("Physical therapy lumbar spine 2 times a week for 6 weeks")
+    expect(page.locator("#results .result[data-index='0'] .probability")).to_have_text("15%")
+    assert "-35 points" in page.inner_text("#results .result[data-index='0'] .delta").replace("▼ ", "-")
+
+
+def test_remove_an_item(page: Any) -> None:
+    fill_case(page, "Compounded topical cream", "MRI of the lumbar spine")
+    page.locator("#items .remove-item").first.click()
+    page.click("#submit")
+    assert probabilities(page, 1) == ["15%"]
+    assert page.locator("#results .result").count() == 1
+
+
+def test_errors_are_shown(page: Any) -> None:
+    page.click("#submit")
+    assert "add at least one disputed item" in page.inner_text("#alert")
+    page.locator("#items .item-text").first.fill("MRI " + "x" * 200_000)
+    page.click("#submit")
+    page.wait_for_selector("#alert li[data-field='items[0].item_text']")
+
+
+def test_upload_a_letter(page: Any) -> None:
+    page.click("#tab-letter")
+    page.set_input_files(
+        "#letter-file", files=[{"name": "cm99.txt", "mimeType": "text/plain", "buffer": LETTER.encode()}]
+    )
+    page.click("#letter-submit")
+    page.wait_for_selector(".letter-table tbody tr")
+    rows = page.locator(".letter-table tbody tr")
+    assert rows.count() == 2
+    assert [rows.nth(i).locator(".predicted").inner_text() for i in range(2)] == ["85%", "15%"]
+    assert [rows.nth(i).locator(".actual").inner_text() for i in range(2)] == ["Upheld", "Overturned"]
+    assert [rows.nth(i).locator(".agrees").inner_text() for i in range(2)] == ["yes", "yes"]
+    assert "CM99-0000042" in page.inner_text(".letter-summary")
+
+
+def test_upload_a_file_that_is_not_a_letter(page: Any) -> None:
+    page.click("#tab-letter")
+    page.set_input_files(
+        "#letter-file", files=[{"name": "list.txt", "mimeType": "text/plain", "buffer": b"milk\neggs\n"}]
+    )
+    page.click("#letter-submit")
+    page.wait_for_selector("#alert li[data-field='file']")
+    assert "list.txt" in page.inner_text("#alert")
+
+
+def test_evaluation_view(page: Any) -> None:
+    page.click("#tab-evaluation")
+    row = page.locator(".eval[data-jurisdiction='dwc'] tr[data-metric='roc_auc']")
+    row.wait_for()
+    assert row.locator(".value").inner_text() == "0.810"
+    assert "0.740 – 0.870" in row.inner_text()
+    section = page.locator(".eval[data-jurisdiction='dwc']")
+    assert "imr-dwc version 1" in section.inner_text()
+    expect(section.locator("img.loaded")).to_have_count(4)  # CSP forbids eval: no wait_for_function strings
+    for plot in ("roc", "reliability"):
+        width = section.locator(f".plot-{plot} img").evaluate("img => img.naturalWidth")
+        assert width > 0
+
+
+def test_page_asks_for_the_key_when_one_is_configured(
+    browser: Any, fake_registry: FakeRegistry, tmp_path: Path
+) -> None:
+    settings = make_settings(fake_registry.uri, tmp_path / "models", api_key=KEY)
+    with LiveServer(settings) as server:
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(server.url + "/")
+        page.wait_for_selector("body[data-ready='true']")
+        assert page.is_visible("#key-panel")
+        page.fill("#api-key", "wrong")
+        page.click("#key-form button")
+        fill_case(page, "Compounded topical cream")
+        page.click("#submit")
+        page.wait_for_selector("#alert li[data-field='X-API-Key']")
+        assert page.is_visible("#key-panel")
+        page.fill("#api-key", KEY)
+        page.click("#key-form button")
+        page.click("#submit")
+        assert probabilities(page, 1) == ["85%"]
+        assert page.evaluate("sessionStorage.getItem('imr-api-key')") == KEY
+        page.click("#tab-evaluation")
+        page.locator(".eval[data-jurisdiction='dwc'] tr[data-metric='roc_auc']").wait_for()
+        context.close()
