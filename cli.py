@@ -46,6 +46,20 @@ def data(
         typer.echo(f"  {count} x {reason}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1, IMR_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000, IMR_PORT)")] = None,
+) -> None:
+    """Serve the API and the pre-screening page with the registered champions."""
+    from serving.server import serve as run_server
+    from serving.settings import Settings
+
+    settings = Settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    run_server(settings.model_copy(update=overrides) if overrides else settings)
+
+
 def main() -> None:
     app()
 

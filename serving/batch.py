@@ -1,0 +1,561 @@
+"""Batch scoring: a file of requests in, one scored row per valid request out, a rejects file for the rest.
+
+``imr score --input requests.(csv|parquet|jsonl) --output results.parquet`` runs :func:`score_file`.
+
+- Input: one disputed item per row, with the ``PrescreenRequest`` columns and an optional ``id`` column (ids are
+  the 1-based row numbers when it is absent). Other columns are ignored and listed in the report.
+- Every row is validated; a bad row (invalid field, empty or repeated id, over-long text, no champion for its
+  jurisdiction, a model error on that row) goes to the rejects file with its id and the reason, never its text. The
+  run goes on; no row is dropped without a line in one of the two files.
+- Scoring uses each jurisdiction's champion (``models:/imr-<j>@champion``), resolved once at the start, so every
+  worker scores with the same version even if the alias moves mid-run.
+- ``engine="local"`` scores in this process; ``engine="ray"`` runs Ray Data ``map_batches`` over the same
+  :class:`Scorer` (one model load per actor) on the cluster of ``RAY_ADDRESS`` or on a local Ray. Both give
+  identical outputs, in input order. Without an engine, Ray is used iff ``RAY_ADDRESS`` is set.
+
+Serving owns model loading: this module knows models only through the registry and the pyfunc interface.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import pandas as pd
+from pydantic import ValidationError
+
+from features.view import PrescreenRequest
+from serving.errors import validation_errors
+from serving.models import ModelOutputError, make_predictor, normalize_output
+from serving.settings import Settings, default_tracking_uri
+
+Engine = Literal["local", "ray"]
+
+ID_COLUMN: Final = "id"
+REQUEST_FIELDS: Final[tuple[str, ...]] = tuple(PrescreenRequest.model_fields)
+TEXT_FIELDS: Final[tuple[str, ...]] = ("item_text", "summary", "ur_text", "claims_guideline")
+OUTPUT_COLUMNS: Final[tuple[str, ...]] = ("id", "jurisdiction", "p_upheld", "label", "reasons", "model_version")
+REJECT_COLUMNS: Final[tuple[str, ...]] = ("id", "row", "reason")
+INPUT_SUFFIXES: Final[frozenset[str]] = frozenset({".csv", ".parquet", ".jsonl"})
+#: Same limits and names as the API (``serving.settings`` defaults), without reading a server's environment.
+MAX_TEXT_BYTES: Final[int] = int(Settings.model_fields["max_text_bytes"].default)
+MODEL_PREFIX: Final[str] = str(Settings.model_fields["model_name_prefix"].default)
+MODEL_ALIAS: Final[str] = str(Settings.model_fields["model_alias"].default)
+DEFAULT_BATCH_SIZE: Final = 1024
+_ROW: Final = "_row"  # 1-based input row number, carried through scoring to restore the order
+_ERROR: Final = "_error"
+
+
+class BatchInputError(ValueError):
+    """The input file as a whole cannot be scored (missing, unsupported type, required columns absent)."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One input row that was not scored: its id (or '' when it had none), its row number, and why."""
+
+    id: str
+    row: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    """What a batch run did."""
+
+    input: Path
+    output: Path
+    rejects_path: Path
+    engine: Engine
+    rows: int
+    scored: int
+    rejected: int
+    model_versions: dict[str, str]
+    ignored_columns: tuple[str, ...] = ()
+    seconds: float = 0.0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready values (paths as strings)."""
+        data = asdict(self)
+        for key in ("input", "output", "rejects_path"):
+            data[key] = str(data[key])
+        data["ignored_columns"] = list(self.ignored_columns)
+        return data
+
+
+@dataclass(frozen=True)
+class ChampionRef:
+    """The registered version a jurisdiction's rows are scored with."""
+
+    jurisdiction: str
+    name: str
+    version: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+# -- reading ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RawInput:
+    """Rows as read from the file (row number, cells), rows that could not be read at all, and the columns."""
+
+    rows: list[tuple[int, dict[str, Any]]]
+    unreadable: list[Reject]
+    columns: list[str]
+
+
+def _read_csv(path: Path) -> RawInput:
+    rows: list[tuple[int, dict[str, Any]]] = []
+    unreadable: list[Reject] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        reader.fieldnames = columns
+        for number, raw in enumerate(reader, start=1):
+            if None in raw:
+                unreadable.append(Reject(str(raw.get(ID_COLUMN) or ""), number, "row has more cells than the header"))
+                continue
+            rows.append((number, dict(raw)))
+    return RawInput(rows, unreadable, columns)
+
+
+def _read_jsonl(path: Path) -> RawInput:
+    rows: list[tuple[int, dict[str, Any]]] = []
+    unreadable: list[Reject] = []
+    columns: dict[str, None] = {}
+    number = 0
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            number += 1
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                unreadable.append(Reject("", number, "line is not valid JSON"))
+                continue
+            if not isinstance(value, dict):
+                unreadable.append(Reject("", number, "line is not a JSON object"))
+                continue
+            columns.update(dict.fromkeys(str(k) for k in value))
+            rows.append((number, value))
+    return RawInput(rows, unreadable, list(columns))
+
+
+def _read_parquet(path: Path) -> RawInput:
+    frame = pd.read_parquet(path)
+    records = frame.to_dict(orient="records")
+    rows = [(n, {str(k): v for k, v in r.items()}) for n, r in enumerate(records, start=1)]
+    return RawInput(rows, [], [str(c) for c in frame.columns])
+
+
+def read_input(path: Path) -> RawInput:
+    """The rows of a CSV, JSONL or parquet file of requests."""
+    if not path.is_file():
+        raise BatchInputError(f"{path}: no such input file")
+    suffix = path.suffix.lower()
+    if suffix not in INPUT_SUFFIXES:
+        raise BatchInputError(f"{path}: unsupported input type {suffix!r} (use .csv, .parquet or .jsonl)")
+    try:
+        if suffix == ".csv":
+            return _read_csv(path)
+        if suffix == ".jsonl":
+            return _read_jsonl(path)
+        return _read_parquet(path)
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        raise BatchInputError(f"{path}: cannot read the file ({type(exc).__name__})") from exc
+
+
+# -- validation ------------------------------------------------------------------------------------------------------
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _clean_fields(cells: Mapping[str, Any]) -> dict[str, Any]:
+    """Request fields of one row: strings stripped, blanks and NaN left out (so defaults apply)."""
+    clean: dict[str, Any] = {}
+    for name in REQUEST_FIELDS:
+        value = cells.get(name)
+        if _missing(value):
+            continue
+        if isinstance(value, str):
+            value = value.strip()
+        if name == "jurisdiction" and isinstance(value, str):
+            value = value.lower()
+        if name == "report_year" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        clean[name] = value
+    return clean
+
+
+def _too_long(request: PrescreenRequest, limit: int) -> list[str]:
+    return [name for name in TEXT_FIELDS if len(str(getattr(request, name)).encode("utf-8", "surrogatepass")) > limit]
+
+
+def validate_row(cells: Mapping[str, Any], max_text_bytes: int = MAX_TEXT_BYTES) -> PrescreenRequest | str:
+    """A valid request, or the reason it is not one (field names and rules only, never the submitted text)."""
+    try:
+        request = PrescreenRequest.model_validate(_clean_fields(cells))
+    except ValidationError as exc:
+        problems = validation_errors(exc.errors(include_input=False))
+        return "invalid: " + "; ".join(f"{p['field']} {p['reason']}" for p in problems)
+    long_fields = _too_long(request, max_text_bytes)
+    if long_fields:
+        return f"invalid: {', '.join(long_fields)} longer than {max_text_bytes} bytes"
+    return request
+
+
+def _row_id(cells: Mapping[str, Any], number: int, has_ids: bool) -> str:
+    if not has_ids:
+        return str(number)
+    value = cells.get(ID_COLUMN)
+    if _missing(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def validate_rows(raw: RawInput, max_text_bytes: int = MAX_TEXT_BYTES) -> tuple[pd.DataFrame, list[Reject]]:
+    """Valid rows as a frame (``id``, row number, every request field) and a reject for each other row."""
+    has_ids = ID_COLUMN in raw.columns
+    rejects = list(raw.unreadable)
+    seen: set[str] = set()
+    records: list[dict[str, Any]] = []
+    for number, cells in raw.rows:
+        row_id = _row_id(cells, number, has_ids)
+        if not row_id:
+            rejects.append(Reject("", number, "id is empty"))
+            continue
+        if row_id in seen:
+            rejects.append(Reject(row_id, number, "id repeats an earlier row's id"))
+            continue
+        seen.add(row_id)
+        checked = validate_row(cells, max_text_bytes)
+        if isinstance(checked, str):
+            rejects.append(Reject(row_id, number, checked))
+            continue
+        records.append({ID_COLUMN: row_id, _ROW: number, **checked.model_dump()})
+    frame = pd.DataFrame.from_records(records, columns=[ID_COLUMN, _ROW, *REQUEST_FIELDS])
+    frame["report_year"] = frame["report_year"].astype("Int64")
+    return frame, rejects
+
+
+# -- models ----------------------------------------------------------------------------------------------------------
+
+
+def resolve_tracking_uri(tracking_uri: str | None) -> str:
+    """The registry to read: the argument, else ``IMR_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``, else the project's."""
+    for candidate in (tracking_uri, os.environ.get("IMR_TRACKING_URI"), os.environ.get("MLFLOW_TRACKING_URI")):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    return default_tracking_uri()
+
+
+def resolve_champions(tracking_uri: str, jurisdictions: Sequence[str]) -> tuple[dict[str, ChampionRef], dict[str, str]]:
+    """The champion version of each jurisdiction, and why a jurisdiction has none (its rows are rejected)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    found: dict[str, ChampionRef] = {}
+    missing: dict[str, str] = {}
+    for jurisdiction in sorted(set(jurisdictions)):
+        name = f"{MODEL_PREFIX}{jurisdiction}"
+        try:
+            version = client.get_model_version_by_alias(name, MODEL_ALIAS)
+        except MlflowException:
+            missing[jurisdiction] = f"no {MODEL_ALIAS} for {jurisdiction} in the registry ({name}@{MODEL_ALIAS})"
+            continue
+        found[jurisdiction] = ChampionRef(jurisdiction, name, str(version.version))
+    return found, missing
+
+
+def load_champion(tracking_uri: str, ref: ChampionRef) -> Any:
+    """Load one registered version as a pyfunc (the global URIs must point at the registry for ``models:/m-...``)."""
+    import mlflow
+    import mlflow.pyfunc
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(ref.uri)
+
+
+def _request_records(batch: pd.DataFrame) -> list[dict[str, Any]]:
+    """Model-input records of a batch, rebuilt through ``PrescreenRequest`` so every engine feeds the same values."""
+    records: list[dict[str, Any]] = []
+    for row in batch[list(REQUEST_FIELDS)].to_dict(orient="records"):
+        cells = {k: v for k, v in row.items() if not _missing(v)}
+        if "report_year" in cells:
+            cells["report_year"] = int(cells["report_year"])
+        records.append(PrescreenRequest.model_validate(cells).model_dump())
+    return records
+
+
+def _output_row(row_id: str, number: int, ref: ChampionRef, raw: Mapping[str, Any]) -> dict[str, Any]:
+    base: dict[str, Any] = {ID_COLUMN: row_id, _ROW: number, "jurisdiction": ref.jurisdiction}
+    base["model_version"] = ref.version
+    try:
+        prediction = normalize_output(raw)
+    except ModelOutputError as exc:
+        return {**base, "p_upheld": math.nan, "label": "", "reasons": "[]", _ERROR: f"model output: {exc}"}
+    reasons = json.dumps(prediction["reasons"], ensure_ascii=False)
+    return {**base, "p_upheld": prediction["p_upheld"], "label": prediction["label"], "reasons": reasons, _ERROR: ""}
+
+
+def _error_row(row_id: str, number: int, ref: ChampionRef, exc: Exception) -> dict[str, Any]:
+    return {
+        ID_COLUMN: row_id,
+        _ROW: number,
+        "jurisdiction": ref.jurisdiction,
+        "p_upheld": math.nan,
+        "label": "",
+        "reasons": "[]",
+        "model_version": ref.version,
+        _ERROR: f"model error: {type(exc).__name__}",
+    }
+
+
+class Scorer:
+    """Scores batches with the champions: a callable class, so Ray Data loads the models once per actor."""
+
+    def __init__(self, tracking_uri: str, champions: Mapping[str, ChampionRef]) -> None:
+        self.champions = dict(champions)
+        self.predictors = {j: make_predictor(load_champion(tracking_uri, ref)) for j, ref in self.champions.items()}
+
+    def _score_group(self, group: pd.DataFrame) -> list[dict[str, Any]]:
+        ref = self.champions[str(group["jurisdiction"].iloc[0])]
+        predictor = self.predictors[ref.jurisdiction]
+        ids, numbers = group[ID_COLUMN].astype(str).tolist(), [int(n) for n in group[_ROW].tolist()]
+        records = _request_records(group)
+        try:
+            outputs = list(predictor(records))
+            if len(outputs) != len(records):
+                raise ModelOutputError("model returned a different number of rows than it was given")
+        except Exception:
+            # One bad row must not sink its batch: score row by row to find it.
+            return [self._score_one(predictor, ref, i, n, r) for i, n, r in zip(ids, numbers, records, strict=True)]
+        return [_output_row(i, n, ref, o) for i, n, o in zip(ids, numbers, outputs, strict=True)]
+
+    @staticmethod
+    def _score_one(
+        predictor: Any, ref: ChampionRef, row_id: str, number: int, record: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            outputs = list(predictor([record]))
+            if len(outputs) != 1:
+                raise ModelOutputError("model returned a different number of rows than it was given")
+        except Exception as exc:
+            return _error_row(row_id, number, ref, exc)
+        return _output_row(row_id, number, ref, outputs[0])
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """Scored rows of a batch (every jurisdiction in it must have a champion), in the batch's order."""
+        rows: list[dict[str, Any]] = []
+        for _, group in batch.groupby("jurisdiction", sort=False):
+            rows.extend(self._score_group(group))
+        scored = pd.DataFrame.from_records(rows, columns=[*OUTPUT_COLUMNS, _ROW, _ERROR])
+        return scored.sort_values(_ROW, kind="stable").reset_index(drop=True)
+
+
+def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def score_local(
+    frame: pd.DataFrame, tracking_uri: str, champions: Mapping[str, ChampionRef], batch_size: int
+) -> pd.DataFrame:
+    """Score in this process, batch by batch."""
+    scorer = Scorer(tracking_uri, champions)
+    parts = [scorer(chunk) for chunk in _chunks(frame, batch_size)]
+    return pd.concat(parts, ignore_index=True) if parts else _empty_scored()
+
+
+def score_ray(
+    frame: pd.DataFrame,
+    tracking_uri: str,
+    champions: Mapping[str, ChampionRef],
+    batch_size: int,
+    num_workers: int | None,
+) -> pd.DataFrame:
+    """Score on Ray Data: ``map_batches`` of :class:`Scorer` over an actor pool (a local Ray unless RAY_ADDRESS)."""
+    from features.parallel import ray_session
+
+    local_cpus = num_workers or os.cpu_count() or 1
+    with ray_session(local_cpus):
+        import ray.data
+
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        compute = (
+            ray.data.ActorPoolStrategy(size=num_workers) if num_workers else ray.data.ActorPoolStrategy(min_size=1)
+        )
+        dataset = ray.data.from_pandas(list(_chunks(frame, batch_size)))
+        scored: pd.DataFrame = dataset.map_batches(
+            Scorer,
+            fn_constructor_kwargs={"tracking_uri": tracking_uri, "champions": dict(champions)},
+            batch_size=batch_size,
+            batch_format="pandas",
+            compute=compute,
+            num_cpus=1,
+            udf_modifying_row_count=False,
+        ).to_pandas()
+    return scored.sort_values(_ROW, kind="stable").reset_index(drop=True)
+
+
+def _empty_scored() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*OUTPUT_COLUMNS, _ROW, _ERROR])
+
+
+# -- writing ---------------------------------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(staged)
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def output_frame(scored: pd.DataFrame) -> pd.DataFrame:
+    """The results file: one row per scored request, in input order, with stable column types."""
+    out = scored.loc[:, list(OUTPUT_COLUMNS)].reset_index(drop=True)
+    for column in ("id", "jurisdiction", "label", "reasons", "model_version"):
+        out[column] = out[column].astype("string")
+    out["p_upheld"] = out["p_upheld"].astype("float64")
+    return out
+
+
+def rejects_frame(rejects: Sequence[Reject]) -> pd.DataFrame:
+    """The rejects file, in input row order."""
+    rows = sorted((asdict(r) for r in rejects), key=lambda r: (r["row"], r["id"]))
+    return pd.DataFrame.from_records(rows, columns=list(REJECT_COLUMNS))
+
+
+def default_rejects_path(output: Path) -> Path:
+    """``results.parquet`` -> ``results.rejects.csv`` beside it."""
+    return output.with_name(f"{output.stem}.rejects.csv")
+
+
+def resolve_engine(engine: Engine | None) -> Engine:
+    """The engine asked for, or Ray iff ``RAY_ADDRESS`` is set."""
+    if engine is not None:
+        return engine
+    return "ray" if os.environ.get("RAY_ADDRESS", "").strip() else "local"
+
+
+# -- the command -----------------------------------------------------------------------------------------------------
+
+
+def _reject_unscorable(frame: pd.DataFrame, missing: Mapping[str, str]) -> tuple[pd.DataFrame, list[Reject]]:
+    if not missing:
+        return frame, []
+    unscorable = frame["jurisdiction"].isin(list(missing))
+    rejects = [
+        Reject(str(i), int(n), missing[str(j)])
+        for i, n, j in zip(
+            frame.loc[unscorable, ID_COLUMN],
+            frame.loc[unscorable, _ROW],
+            frame.loc[unscorable, "jurisdiction"],
+            strict=True,
+        )
+    ]
+    return frame.loc[~unscorable].reset_index(drop=True), rejects
+
+
+def _split_errors(scored: pd.DataFrame) -> tuple[pd.DataFrame, list[Reject]]:
+    failed = scored[_ERROR].fillna("").astype(str) != ""
+    rejects = [
+        Reject(str(i), int(n), str(e))
+        for i, n, e in zip(
+            scored.loc[failed, ID_COLUMN], scored.loc[failed, _ROW], scored.loc[failed, _ERROR], strict=True
+        )
+    ]
+    return scored.loc[~failed], rejects
+
+
+def score_file(
+    input: Path,
+    output: Path,
+    engine: Engine | None = None,
+    tracking_uri: str | None = None,
+    rejects_path: Path | None = None,
+    *,
+    num_workers: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_text_bytes: int = MAX_TEXT_BYTES,
+) -> ScoreReport:
+    """Score every valid row of ``input`` with its jurisdiction's champion; write results and rejects.
+
+    Raises :class:`BatchInputError` when the file as a whole cannot be used (missing, wrong type, no
+    ``jurisdiction``/``item_text`` columns, or an output that is not ``.parquet``); row problems never raise.
+    """
+    started = time.perf_counter()
+    if output.suffix.lower() != ".parquet":
+        raise BatchInputError(f"{output}: the results file is parquet; name it *.parquet")
+    if batch_size < 1:
+        raise BatchInputError("batch_size must be at least 1")
+    chosen = resolve_engine(engine)
+    raw = read_input(input)
+    absent = [c for c in ("jurisdiction", "item_text") if c not in raw.columns]
+    if absent and raw.rows:
+        raise BatchInputError(f"{input}: no {' or '.join(absent)} column (one request per row is expected)")
+    frame, rejects = validate_rows(raw, max_text_bytes)
+    uri = resolve_tracking_uri(tracking_uri)
+    champions, missing = resolve_champions(uri, frame["jurisdiction"].unique().tolist()) if len(frame) else ({}, {})
+    frame, unscorable = _reject_unscorable(frame, missing)
+    rejects.extend(unscorable)
+    if frame.empty:
+        scored = _empty_scored()
+    elif chosen == "ray":
+        scored = score_ray(frame, uri, champions, batch_size, num_workers)
+    else:
+        scored = score_local(frame, uri, champions, batch_size)
+    scored, failed = _split_errors(scored)
+    rejects.extend(failed)
+    results = output_frame(scored)
+    rejects_out = rejects_path or default_rejects_path(output)
+    _write_atomic(output, lambda p: results.to_parquet(p, index=False))
+    _write_atomic(rejects_out, lambda p: rejects_frame(rejects).to_csv(p, index=False))
+    ignored = tuple(c for c in raw.columns if c not in REQUEST_FIELDS and c != ID_COLUMN)
+    reasons: dict[str, int] = {}
+    for reject in rejects:
+        key = reject.reason.split(":")[0]
+        reasons[key] = reasons.get(key, 0) + 1
+    return ScoreReport(
+        input=input,
+        output=output,
+        rejects_path=rejects_out,
+        engine=chosen,
+        rows=len(raw.rows) + len(raw.unreadable),
+        scored=len(results),
+        rejected=len(rejects),
+        model_versions={j: ref.version for j, ref in champions.items()},
+        ignored_columns=ignored,
+        seconds=round(time.perf_counter() - started, 3),
+        reject_reasons=reasons,
+    )
