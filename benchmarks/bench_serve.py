@@ -5,6 +5,9 @@
 Starts both servers on 127.0.0.1 (ours with production-like settings: API key on, JSON access logs to a file),
 measures throughput and p50/p99 latency of single-item requests at each concurrency for a bounded time, prints a
 markdown table with the ratio, writes it to ``bench-results/serve.md`` and ``.json``, and stops both servers.
+The ratio compares like with like: ours with ``?explain=false`` (probability and the model's reasons, what
+``mlflow models serve`` returns); a third row shows ours with the explanations (checklist, reasons in words, top
+terms, similar determinations), the page's default.
 
 The champion is ``models:/imr-dwc@champion`` from the default tracking store when there is one; otherwise a
 TF-IDF + logistic-regression stand-in (``benchmarks/tfidf_champion.py``) is registered in a temporary store.
@@ -106,7 +109,7 @@ def register_stand_in(root: Path) -> str:
     from mlflow import MlflowClient
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from tfidf_champion import fit_pipeline
+    from tfidf_champion import build_similar_index, fit_pipeline
 
     uri = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
@@ -115,6 +118,7 @@ def register_stand_in(root: Path) -> str:
     experiment_id = client.create_experiment("bench", artifact_location=(root / "artifacts").as_uri())
     pipeline_path = root / "pipeline.pkl"
     pipeline_path.write_bytes(pickle.dumps(fit_pipeline()))
+    similar_path = build_similar_index(root / "similar")
     for jurisdiction in ("dwc", "dmhc"):
         name = f"imr-{jurisdiction}"
         with mlflow.start_run(experiment_id=experiment_id):
@@ -122,7 +126,7 @@ def register_stand_in(root: Path) -> str:
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(REPO / "benchmarks" / "tfidf_champion.py"),
-                artifacts={"pipeline": str(pipeline_path)},
+                artifacts={"pipeline": str(pipeline_path), "similar": str(similar_path)},
                 code_paths=[str(REPO / "features")],
                 pip_requirements=[],
                 registered_model_name=name,
@@ -243,18 +247,18 @@ def run_async(coro: Coroutine[Any, Any, Result]) -> Result:
 # -- report --------------------------------------------------------------------------------------------------------
 
 
-def table(results: list[Result], champion: str, ours_name: str, theirs_name: str) -> str:
+def table(results: list[Result], champion: str, ours_name: str, theirs_name: str, explained_name: str) -> str:
     by = {(r.server, r.concurrency): r for r in results}
     levels = sorted({r.concurrency for r in results})
     lines = [
         f"Champion: {champion}. Single-item POST, keep-alive, loopback, {os.cpu_count()} CPU(s); "
-        f"{results[0].seconds:.0f} s per cell, in rounds alternating between the two servers.",
+        f"{results[0].seconds:.0f} s per cell, in rounds alternating between the servers.",
         "",
         "| concurrency | server | req/s | p50 ms | p99 ms | errors |",
         "|---:|---|---:|---:|---:|---:|",
     ]
     for level in levels:
-        for name in (ours_name, theirs_name):
+        for name in (ours_name, theirs_name, explained_name):
             r = by[(name, level)]
             lines.append(
                 f"| {level} | {name} | {r.throughput:,.0f} | {r.pct(0.50):.2f} | {r.pct(0.99):.2f} | {r.errors} |"
@@ -331,16 +335,21 @@ def main() -> int:
             for t in ITEMS
         ]
         ours_name = "imr serve" if args.workers == 1 else f"imr serve ({args.workers} workers)"
+        explained_name = f"{ours_name} + explanations"
         theirs_name = "mlflow models serve"
         results: list[Result] = []
         plan = [
             (ours_name, ours_cmd, ours_env, ours_port, f"http://127.0.0.1:{ours_port}/readyz",
-             build_requests(ours_port, "/v1/prescreen", ours_bodies, {"X-API-Key": key})),
+             build_requests(ours_port, "/v1/prescreen?explain=false", ours_bodies, {"X-API-Key": key})),
             (theirs_name, theirs_cmd, theirs_env, theirs_port, f"http://127.0.0.1:{theirs_port}/ping",
              build_requests(theirs_port, "/invocations", theirs_bodies, {})),
+            (explained_name, None, ours_env, ours_port, "",  # the same server as ours_name
+             build_requests(ours_port, "/v1/prescreen", ours_bodies, {"X-API-Key": key})),
         ]  # fmt: skip
         with contextlib.ExitStack() as stack:
             for name, cmd, env, port, ready, _ in plan:
+                if cmd is None:
+                    continue
                 print(f"Starting {name} on 127.0.0.1:{port} ...", flush=True)
                 stack.enter_context(started(cmd, env, tmp / f"{name.replace(' ', '-')}.log", ready, timeout_s=180))
             # Both servers are up; rounds alternate between them so that a change in the machine's background load
@@ -363,7 +372,7 @@ def main() -> int:
                     )
                     results.append(cell)
 
-    report = table(results, champion, ours_name, theirs_name)
+    report = table(results, champion, ours_name, theirs_name, explained_name)
     print()
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)

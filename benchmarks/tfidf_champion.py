@@ -2,14 +2,18 @@
 
 Used by ``benchmarks/bench_serve.py`` only when the default registry has no champion yet. It is trained on invented
 sentences (no real data), so its probabilities mean nothing; its cost per request is that of a real TF-IDF champion:
-the pre-submission view, one vectorisation and one linear model per call.
+the pre-submission view, one vectorisation and one linear model per call. It also follows the explanation contract
+serving uses: ``top_terms`` (each term's contribution to the logit) in its output, and ``similar(records, k)`` over
+a ``features.similar.SimilarIndex`` of the invented corpus shipped in its artifacts (``similar``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import pickle
 import random
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -62,6 +66,31 @@ def synthetic_corpus(n: int = 400, seed: int = 0) -> tuple[list[dict[str, Any]],
     return rows, labels
 
 
+def build_similar_index(directory: Path) -> Path:
+    """A similar-determinations index of the invented corpus (invented cases, outcomes, dates and rationales)."""
+    from features.similar import SimilarIndex
+
+    rows, labels = synthetic_corpus()
+    start = dt.date(2014, 1, 1)
+    table = pd.DataFrame(
+        [
+            {
+                **row,
+                "item_id": f"CM00-{i:07d}#0",
+                "case_id": f"CM00-{i:07d}",
+                "item_index": 0,
+                "determination": "Upheld" if label else "Overturned",
+                "decision_date": start + dt.timedelta(days=3 * i),
+                "report_year": (start + dt.timedelta(days=3 * i)).year,
+                "rationale": "Invented rationale for the benchmark. The request is or is not medically necessary.",
+                "reviewer_guideline": "MTUS (invented)",
+            }
+            for i, (row, label) in enumerate(zip(rows, labels, strict=True))
+        ]
+    )
+    return SimilarIndex.build(table, "dwc").save(directory)
+
+
 def fit_pipeline() -> Any:
     """TF-IDF (words 1-2) + logistic regression on the synthetic corpus, through the real pre-submission view."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -86,27 +115,57 @@ class TfidfChampion(PythonModel):
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.coef = np.asarray(classifier.coef_[0], dtype=np.float64)
         self.intercept = float(classifier.intercept_[0])
+        self.terms = np.asarray(sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__), dtype=object)
+        self.index = None
+        if "similar" in (context.artifacts or {}):
+            from features.similar import SimilarIndex
 
-    def _scores(self, texts: list[str]) -> np.ndarray:
-        """TF-IDF (sublinear tf, l2 norm) dotted with the coefficients: predict_proba's numbers, minus its checks."""
+            self.index = SimilarIndex.load(Path(context.artifacts["similar"]))
+
+    def _scores(self, texts: list[str]) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        """TF-IDF (sublinear tf, l2 norm) dotted with the coefficients: predict_proba's numbers, minus its checks;
+        and each row's top terms (contribution to the logit; positive = toward upheld)."""
         counts = self.counter.transform(texts)
         values = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
         weighted = values * self.coef[counts.indices]
         scores = np.empty(len(texts))
+        terms: list[list[dict[str, Any]]] = []
         for row in range(len(texts)):
             start, end = counts.indptr[row], counts.indptr[row + 1]
             norm = float(np.sqrt(np.dot(values[start:end], values[start:end])))
-            scores[row] = (weighted[start:end].sum() / norm if norm else 0.0) + self.intercept
-        return scores
+            contributions = weighted[start:end] / norm if norm else weighted[start:end]
+            scores[row] = (contributions.sum() if norm else 0.0) + self.intercept
+            top = np.argsort(-np.abs(contributions))[:5]
+            terms.append(
+                [
+                    {"feature": str(self.terms[counts.indices[start + j]]), "weight": round(float(contributions[j]), 4)}
+                    for j in top
+                ]
+            )
+        return scores, terms
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         texts = [model_text(view(r)) for r in records]
-        probabilities = 1.0 / (1.0 + np.exp(-self._scores(texts)))
+        scores, terms = self._scores(texts)
+        probabilities = 1.0 / (1.0 + np.exp(-scores))
         out = []
-        for p in probabilities.tolist():
+        for p, top_terms in zip(probabilities.tolist(), terms, strict=True):
             reasons = [dict(r, probability=round(p * (0.9 - 0.2 * i), 3)) for i, r in enumerate(REASONS[:2])]
-            out.append({"p_upheld": p, "label": "Upheld" if p >= 0.5 else "Overturned", "reasons": json.dumps(reasons)})
+            out.append(
+                {
+                    "p_upheld": p,
+                    "label": "Upheld" if p >= 0.5 else "Overturned",
+                    "reasons": json.dumps(reasons),
+                    "top_terms": json.dumps(top_terms),
+                }
+            )
         return out
+
+    def similar(self, records: list[dict[str, Any]], k: int = 5) -> list[list[dict[str, Any]]]:
+        """The ``k`` most similar past determinations of each request (none without an index)."""
+        if self.index is None:
+            return [[] for _ in records]
+        return [[hit.as_dict() for hit in hits] for hits in self.index.query(records, k=k)]
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = model_input.replace({np.nan: None})

@@ -164,7 +164,7 @@ class RequestGuard:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         path: str = scope["path"]
-        page = path == "/" or path.startswith("/page/")
+        page = path in ("/", "/docs") or path.startswith("/page/")
         api = path.startswith("/v1/")
         status = 500
         started = False

@@ -13,10 +13,12 @@ MLflow is imported lazily: importing this module does no I/O and stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import secrets
 import shutil
 import sys
 import threading
@@ -29,6 +31,7 @@ from typing import Any, Literal, Protocol, TypedDict
 
 import orjson
 
+from features.integrity import ARTIFACT_SHA256_TAG, tree_sha256
 from serving.settings import Settings
 
 log = logging.getLogger("imr.serving.models")
@@ -58,6 +61,25 @@ class RegistryUnavailable(RuntimeError):
     """The registry cannot be reached or has no champion for a jurisdiction."""
 
 
+class ArtifactIntegrityError(RuntimeError):
+    """The model files differ from what was registered (their ``artifact_sha256`` tag)."""
+
+
+def verify_artifact(model_dir: Path, expected: str | None) -> None:
+    """Refuse a model folder whose :func:`features.integrity.tree_sha256` differs from the registered one.
+
+    ``expected`` is the version's ``artifact_sha256`` tag; a version without the tag is not checked.
+    """
+    if not expected:
+        return
+    actual = tree_sha256(model_dir)
+    if not secrets.compare_digest(actual, expected.strip().lower()):
+        raise ArtifactIntegrityError(
+            f"model files do not match the registered {ARTIFACT_SHA256_TAG} "
+            f"(registered {expected.strip()[:12]}..., found {actual[:12]}...): changed after registration?"
+        )
+
+
 class Reason(TypedDict):
     code: str
     label: str
@@ -68,7 +90,7 @@ class Prediction(TypedDict):
     p_upheld: float
     label: str
     reasons: list[Reason]
-    extras: dict[str, Any]
+    top_terms: list[Any]  # the model's attribution as it gave it (checked by ``serving.explain.top_terms``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +161,20 @@ def make_predictor(loaded: Any) -> Predictor:
     return via_frame
 
 
+class SimilarFn(Protocol):
+    def __call__(self, records: list[dict[str, Any]], k: int = 5) -> Any: ...
+
+
+def make_similar(loaded: Any) -> SimilarFn | None:
+    """The python model's ``similar(records, k)`` (similar past determinations), or None when it has none."""
+    try:
+        inner = loaded.unwrap_python_model()
+    except Exception:
+        return None
+    found = getattr(inner, "similar", None)
+    return found if callable(found) else None
+
+
 def _parse_json_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -167,10 +203,6 @@ def parse_reasons(value: Any) -> list[Reason]:
     return reasons
 
 
-#: Optional output columns a later model may add (similar determinations, checklist); passed through as parsed JSON.
-EXTRA_OUTPUTS: tuple[str, ...] = ("similar", "checklist")
-
-
 def normalize_output(row: Mapping[str, Any]) -> Prediction:
     """One output row of the pyfunc, checked and typed."""
     try:
@@ -182,8 +214,12 @@ def normalize_output(row: Mapping[str, Any]) -> Prediction:
     label = row.get("label")
     if label not in ("Upheld", "Overturned"):
         label = "Upheld" if p >= 0.5 else "Overturned"
-    extras = {key: _parse_json_list(row.get(key)) for key in EXTRA_OUTPUTS if row.get(key) is not None}
-    return {"p_upheld": p, "label": str(label), "reasons": parse_reasons(row.get("reasons")), "extras": extras}
+    return {
+        "p_upheld": p,
+        "label": str(label),
+        "reasons": parse_reasons(row.get("reasons")),
+        "top_terms": _parse_json_list(row.get("top_terms")),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +229,7 @@ class Champion:
     info: ChampionInfo
     predictor: Predictor
     inline: bool = True  # fast enough to run on the event loop
+    similar: SimilarFn | None = None  # the model's similar past determinations, when it has them
 
     def predict(self, records: list[dict[str, Any]]) -> list[Prediction]:
         """Predictions for raw request records, in order."""
@@ -200,6 +237,26 @@ class Champion:
         if len(rows) != len(records):
             raise ModelOutputError("model returned a different number of rows than it was given")
         return [normalize_output(r) for r in rows]
+
+    def find_similar(self, records: list[dict[str, Any]], k: int) -> list[list[Any]]:
+        """The model's ``k`` most similar past determinations per record (raw hits, best first).
+
+        Explanations never fail a prediction: without ``similar``, or when it fails or answers the wrong number of
+        lists, every record gets none (logged by type only: the hits and the request are not logged).
+        """
+        if self.similar is None or not records or k < 1:
+            return [[] for _ in records]
+        try:
+            hits = self.similar(records, k=k)
+            if not isinstance(hits, list | tuple) or len(hits) != len(records):
+                raise ModelOutputError("similar() returned a different number of lists than it was given")
+            return [list(h) if isinstance(h, list | tuple) else [] for h in hits]
+        except Exception as exc:
+            log.warning(
+                "similar determinations failed; answering without them",
+                extra={"model_version": self.ref, "exc_type": type(exc).__name__},
+            )
+            return [[] for _ in records]
 
     @property
     def ref(self) -> str:
@@ -233,12 +290,35 @@ class VersionMeta:
 _GLOBAL_URI_LOCK = threading.Lock()
 
 
+def probe_sqlite(db: Path, timeout_s: float) -> None:
+    """Read the registry database's schema within ``timeout_s``, or raise RegistryUnavailable saying why.
+
+    MLflow waits up to 20 s on a locked SQLite file (a hard-coded busy timeout) for every call: this probe turns a
+    lock held by another process, and a file that is not SQLite, into a fast, clear "unreachable".
+    """
+    import sqlite3
+
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+        ) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise RegistryUnavailable(f"registry database is locked (still after {timeout_s:g} s)") from exc
+        raise RegistryUnavailable(f"registry database cannot be read ({exc})") from exc
+    except sqlite3.DatabaseError as exc:
+        raise RegistryUnavailable(f"registry database is corrupt ({exc})") from exc
+
+
 class Registry:
     """The few MLflow registry calls the store needs (a seam for tests)."""
 
     def __init__(self, tracking_uri: str, timeout_s: float) -> None:
         self.tracking_uri = tracking_uri
+        self.timeout_s = timeout_s
         self._client: Any = None
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of a SQLite registry when last checked
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, round(timeout_s))))
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -248,6 +328,30 @@ class Registry:
             db = Path(self.tracking_uri.removeprefix("sqlite:///"))
             if not db.is_file():
                 raise RegistryUnavailable("registry database not found")
+            probe_sqlite(db, self.timeout_s)
+            stat = db.stat()
+            file_id = (stat.st_dev, stat.st_ino)
+            if self._file_id is not None and file_id != self._file_id:
+                self.reset()  # the file was replaced (restored from a backup): pooled connections read the old one
+            self._file_id = file_id
+
+    def reset(self) -> None:
+        """Forget the client and close MLflow's pooled database connections to this store.
+
+        MLflow keeps one SQLAlchemy engine per URI for the life of the process; its pooled connections keep reading
+        a SQLite file that was replaced or went bad. After a failed call they are closed, so the next check opens
+        the file that is there now.
+        """
+        self._client = None
+        db_path = self.tracking_uri.removeprefix("sqlite:///") if self.tracking_uri.startswith("sqlite:///") else None
+        for module_name in ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store"):
+            store_class = getattr(sys.modules.get(module_name), "SqlAlchemyStore", None)
+            engines: dict[str, Any] = getattr(store_class, "_engine_map", None) or {}
+            for uri, engine in list(engines.items()):
+                database = getattr(getattr(engine, "url", None), "database", None)
+                if uri == self.tracking_uri or (db_path is not None and database == db_path):
+                    with contextlib.suppress(Exception):
+                        engine.dispose()
 
     def client(self) -> Any:
         """An MlflowClient, created once (the first call checks the store's schema)."""
@@ -342,7 +446,9 @@ def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _short_error(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    """One line: the type and the first line of the message (SQLAlchemy appends the SQL and its parameters)."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -411,6 +517,9 @@ class ChampionStore:
             except Exception as exc:
                 status.registry_ok = False
                 status.registry_error = _short_error(exc)
+                reset = getattr(self.registry, "reset", None)
+                if callable(reset) and not isinstance(exc, RegistryUnavailable):
+                    reset()  # MLflow's own call failed: start the next check with fresh connections
                 log.warning(
                     "registry check failed",
                     extra={"jurisdiction": jurisdiction, "error": status.registry_error},
@@ -457,40 +566,61 @@ class ChampionStore:
     def _fetch_and_load(self, jurisdiction: str, meta: VersionMeta) -> Champion:
         base = self._dir(jurisdiction)
         target = base / meta.version
-        if not (target / CHAMPION_FILE).is_file():
-            staging = base / f".staging-{uuid.uuid4().hex}"
-            try:
-                self.registry.download_model(meta, staging / "model")
-                plots = self.registry.download_plots(meta.run_id, staging)
-                info = ChampionInfo(
-                    jurisdiction=jurisdiction,
-                    name=meta.name,
-                    version=meta.version,
-                    run_id=meta.run_id,
-                    created_at=meta.created_at,
-                    tags=meta.tags,
-                    metrics=self.registry.run_metrics(meta.run_id),
-                    plots=plots,
-                )
-                _write_json_atomic(staging / CHAMPION_FILE, info.to_json())
-                try:
-                    os.rename(staging, target)  # complete or absent, never half-written
-                except OSError:
-                    if not (target / CHAMPION_FILE).is_file():  # another worker's copy is as good (immutable)
-                        raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+        cached = (target / CHAMPION_FILE).is_file()
+        if not cached:
+            self._download(jurisdiction, meta, target)
+        # The registry's tag is what counts (a cached champion.json could be as old or as altered as its model).
+        expected = meta.tags.get(ARTIFACT_SHA256_TAG)
         try:
-            champion = self._load_dir(target, "registry")
-        except Exception:
-            shutil.rmtree(target, ignore_errors=True)  # a bad copy must not be reused: download it again next time
-            raise
+            champion = self._load_dir(target, "registry", expected)
+        except Exception as exc:
+            shutil.rmtree(target, ignore_errors=True)  # a bad copy must not be reused
+            if not cached:
+                raise
+            # The local copy of this version was bad (altered, half-deleted): fetch it again, once.
+            log.warning(
+                "local copy of the new champion failed to load; downloading it again",
+                extra={"jurisdiction": jurisdiction, "model_version": f"{meta.name}/{meta.version}",
+                       "error": _short_error(exc)},
+            )  # fmt: skip
+            self._download(jurisdiction, meta, target)
+            try:
+                champion = self._load_dir(target, "registry", expected)
+            except Exception:
+                shutil.rmtree(target, ignore_errors=True)
+                raise
         _write_json_atomic(base / CURRENT_FILE, {"version": meta.version})
         self._prune(jurisdiction, keep=meta.version)
         return champion
 
-    def _load_dir(self, directory: Path, source: Source) -> Champion:
+    def _download(self, jurisdiction: str, meta: VersionMeta, target: Path) -> None:
+        """Model, plots and ``champion.json`` of a version into ``target``: complete or absent, never half-written."""
+        staging = target.parent / f".staging-{uuid.uuid4().hex}"
+        try:
+            self.registry.download_model(meta, staging / "model")
+            plots = self.registry.download_plots(meta.run_id, staging)
+            info = ChampionInfo(
+                jurisdiction=jurisdiction,
+                name=meta.name,
+                version=meta.version,
+                run_id=meta.run_id,
+                created_at=meta.created_at,
+                tags=meta.tags,
+                metrics=self.registry.run_metrics(meta.run_id),
+                plots=plots,
+            )
+            _write_json_atomic(staging / CHAMPION_FILE, info.to_json())
+            try:
+                os.rename(staging, target)
+            except OSError:
+                if not (target / CHAMPION_FILE).is_file():  # another worker's copy is as good (immutable)
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _load_dir(self, directory: Path, source: Source, expected_sha256: str | None = None) -> Champion:
         info = ChampionInfo.from_json(orjson.loads((directory / CHAMPION_FILE).read_bytes()), source)
+        verify_artifact(directory / "model", expected_sha256 or info.tags.get(ARTIFACT_SHA256_TAG))
         loaded = self._loader(directory / "model")
         predictor = make_predictor(loaded)
         record = dict(WARMUP_RECORD, jurisdiction=info.jurisdiction)
@@ -499,8 +629,13 @@ class ChampionStore:
         start = time.perf_counter()
         predictor([record])
         elapsed_ms = (time.perf_counter() - start) * 1000.0
+        similar = _warm_similar(make_similar(loaded), record, info)
+        if similar is not None:
+            start = time.perf_counter()
+            similar([record], k=5)
+            elapsed_ms += (time.perf_counter() - start) * 1000.0
         info = replace(info, loaded_at=time.time())
-        return Champion(info=info, predictor=predictor, inline=elapsed_ms <= INLINE_BUDGET_MS)
+        return Champion(info=info, predictor=predictor, inline=elapsed_ms <= INLINE_BUDGET_MS, similar=similar)
 
     def _load_local(self, jurisdiction: str) -> None:
         base = self._dir(jurisdiction)
@@ -534,6 +669,27 @@ class ChampionStore:
     def install(self, jurisdiction: str, champion: Champion) -> None:
         """Serve a champion directly (tests and tools)."""
         self._champions = {**self._champions, jurisdiction: champion}
+
+
+def _warm_similar(similar: SimilarFn | None, record: dict[str, Any], info: ChampionInfo) -> SimilarFn | None:
+    """``similar`` after a first call (lazy loads), or None when it fails: the model then serves without it."""
+    if similar is None:
+        return None
+    try:
+        hits = similar([record], k=5)
+        if not isinstance(hits, list | tuple) or len(hits) != 1:
+            raise ModelOutputError("similar() returned a different number of lists than it was given")
+    except Exception as exc:
+        log.error(
+            "similar determinations failed at load; serving without them",
+            extra={
+                "jurisdiction": info.jurisdiction,
+                "model_version": f"{info.name}/{info.version}",
+                "error": _short_error(exc),
+            },
+        )
+        return None
+    return similar
 
 
 def registered_champions(settings: Settings) -> dict[str, str | None]:

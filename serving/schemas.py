@@ -28,6 +28,68 @@ EXAMPLE_CASE: dict[str, Any] = {
     ],
 }
 
+#: One item of a ``/v1/prescreen`` answer, for the OpenAPI examples (the checklist is what the checklist gives for
+#: the first item of EXAMPLE_CASE, shortened; the similar determination is invented).
+EXAMPLE_ITEM_RESULT: dict[str, Any] = {
+    "index": 0,
+    "p_upheld": 0.38,
+    "label": "Overturned",
+    "band": "uncertain",
+    "band_label": "Uncertain",
+    "reasons": [
+        {
+            "code": "exceeds_guideline_visits",
+            "label": "Exceeds the guideline's number of visits",
+            "probability": 0.41,
+            "source": "model",
+            "checks": ["visits_within_guideline"],
+        }
+    ],
+    "missing_information": [],
+    "checklist": [
+        {
+            "code": "quantity_stated",
+            "title": "Number, frequency and duration stated",
+            "status": "passed",
+            "evidence": "2 times a week for 6 weeks",
+            "evidence_in": "item_text",
+            "advice": "State the total number of sessions or the frequency and duration (e.g. '2 times a week for 6 "
+            "weeks'); for a medication the quantity (e.g. '#60'); for supplies or rentals the amount or rental period.",
+            "note": None,
+            "reason_code": "quantity_unspecified",
+        },
+        {
+            "code": "visits_within_guideline",
+            "title": "Number of visits within the guideline's allowance",
+            "status": "missing",
+            "evidence": None,
+            "evidence_in": None,
+            "advice": "Keep the request within the guideline's initial trial (e.g. 6 chiropractic or acupuncture "
+            "visits, 10 physical therapy visits), or document the exceptional factors that justify more.",
+            "note": "12 requested + 6 already had or authorized = 18; the guideline allows about 10",
+            "reason_code": "exceeds_guideline_visits",
+        },
+    ],
+    "top_terms": [
+        {"feature": "item: 6 weeks", "label": "item: 6 weeks", "weight": -0.21, "toward": "overturned"},
+        {"feature": "summary: improved", "label": "summary: improved", "weight": -0.12, "toward": "overturned"},
+    ],
+    "similar": [
+        {
+            "item_id": "CM16-0000001#0",
+            "case_id": "CM16-0000001",
+            "item_text": "Physical therapy to the lumbar spine 2 times a week for 4 weeks",
+            "determination": "Overturned",
+            "decision_date": "2016-05-12",
+            "report_year": 2016,
+            "treatment_category": "Physical / occupational therapy",
+            "rationale_excerpt": "The MTUS allows 9-10 visits over 8 weeks for myalgia; 8 visits are within it.",
+            "reviewer_guideline": "MTUS Chronic Pain Medical Treatment Guidelines, Physical Medicine",
+            "similarity": 0.61,
+        }
+    ],
+}
+
 
 class ErrorDetail(BaseModel):
     """One problem with a request: where, and why (never the submitted value)."""
@@ -81,11 +143,58 @@ class PrescreenIn(BaseModel):
 
 
 class Reason(BaseModel):
-    """A likely reason the reviewer would give."""
+    """A likely reason the reviewer would give, in words an office understands."""
+
+    code: str = Field(description="Reason code of the taxonomy mined from reviewers' rationales")
+    label: str = Field(description="The reason in plain words")
+    probability: float | None = Field(default=None, description="The model's probability (null: from the checklist)")
+    source: Literal["model", "checklist"] = Field(
+        default="model", description="model: the model's reason head; checklist: a failed documentation check"
+    )
+    checks: list[str] = Field(
+        default_factory=list, description="Codes of the failed checks that give this reason (they confirm a model one)"
+    )
+
+
+class CheckOut(BaseModel):
+    """One documentation check that applies to the item (checks that do not apply are left out)."""
 
     code: str
-    label: str
-    probability: float | None = None
+    title: str = Field(description="What the check looks for")
+    status: Literal["passed", "missing"]
+    evidence: str | None = Field(
+        default=None, description="The request's words the result rests on (passed: what satisfies it)"
+    )
+    evidence_in: Literal["item_text", "summary", "claims_guideline"] | None = Field(
+        default=None, description="Which field of the request holds the evidence"
+    )
+    advice: str = Field(description="What to add or change when the check is missing")
+    note: str | None = Field(default=None, description="A computed detail, e.g. visits requested vs the guideline's")
+    reason_code: str = Field(description="The reviewer reason this check answers")
+
+
+class TopTerm(BaseModel):
+    """A term or feature that moved the model's probability (its own attribution)."""
+
+    feature: str = Field(description="The model's name for it")
+    label: str = Field(description="The same, readable")
+    weight: float = Field(description="Contribution: positive toward upheld, negative toward overturned")
+    toward: Literal["upheld", "overturned"]
+
+
+class SimilarDetermination(BaseModel):
+    """A similar past IMR determination (public decision data, not this request)."""
+
+    item_id: str | None = None
+    case_id: str | None = Field(default=None, description="IMR case number")
+    item_text: str = Field(description="The disputed item of that case")
+    determination: Determination = Field(description="Its outcome")
+    decision_date: str | None = Field(default=None, description="ISO date of the decision")
+    report_year: int | None = None
+    treatment_category: str | None = None
+    rationale_excerpt: str | None = Field(default=None, description="The start of the reviewer's rationale")
+    reviewer_guideline: str | None = Field(default=None, description="The guideline the reviewer cited")
+    similarity: float | None = Field(default=None, description="Cosine similarity to the request (0..1)")
 
 
 class ModelRef(BaseModel):
@@ -105,14 +214,33 @@ class ItemResult(BaseModel):
     label: Determination | None = Field(description="The more likely outcome (null when insufficient)")
     band: Band
     band_label: str
-    reasons: list[Reason] = Field(description="Likely reasons, most likely first")
+    reasons: list[Reason] = Field(
+        description="Likely reasons: the model's (most likely first), then those of failed checks"
+    )
     missing_information: list[str] = Field(description="What to add before the item can be judged")
-    similar: list[dict[str, Any]] = Field(default_factory=list, description="Similar past determinations")
-    checklist: list[dict[str, Any]] = Field(default_factory=list, description="Documentation checklist")
+    checklist: list[CheckOut] = Field(default_factory=list, description="Documentation checklist (applicable checks)")
+    top_terms: list[TopTerm] = Field(
+        default_factory=list, description="What moved the probability (empty when the model gives none)"
+    )
+    similar: list[SimilarDetermination] = Field(
+        default_factory=list, description="Most similar past determinations, best first (empty when none)"
+    )
 
 
 class PrescreenOut(BaseModel):
     """Per-item results of one case, and the model that answered."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "4f3c2a1b0e9d8c7b6a5f4e3d2c1b0a99",
+                    "model": {"jurisdiction": "dwc", "name": "imr-dwc", "version": "3", "source": "registry"},
+                    "items": [EXAMPLE_ITEM_RESULT],
+                }
+            ]
+        }
+    )
 
     request_id: str
     model: ModelRef

@@ -1,7 +1,9 @@
-"""From validated requests to per-item results: limits, the pre-submission request per item, policy, the model.
+"""From validated requests to per-item results: limits, the pre-submission request per item, policy, the model,
+explanations.
 
-Kept apart from the routes so the single, batch and letter paths share it, and so later explanations (similar
-determinations, checklist) slot in at one place: :func:`item_result`.
+Kept apart from the routes so the single, batch and letter paths share it. Every item gets its documentation
+checklist and reasons (thin items too: they say what to add); scored items also get the model's top terms and
+similar past determinations (``serving.explain``). ``explain=False`` skips all of that for bulk scoring.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from features.view import PrescreenRequest
+from serving import explain as ex
 from serving.errors import ErrorItem, validation_errors
 from serving.models import Champion, Prediction
 from serving.policy import BAND_LABELS, BandThresholds, InformationRule, band_for, missing_information
@@ -37,6 +40,7 @@ class Rules:
     max_text_bytes: int
     max_items: int
     jurisdictions: tuple[str, ...]
+    similar_k: int = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
@@ -46,6 +50,7 @@ class Rules:
             max_text_bytes=settings.max_text_bytes,
             max_items=settings.max_items,
             jurisdictions=tuple(settings.jurisdictions),
+            similar_k=settings.similar_k,
         )
 
 
@@ -115,8 +120,50 @@ def record_from(fields: Mapping[str, Any]) -> dict[str, Any]:
     return record
 
 
-def item_result(index: int, prediction: Prediction | None, missing: list[str], rules: Rules) -> dict[str, Any]:
-    """The result of one item (the shape of ``schemas.ItemResult``)."""
+@dataclass(frozen=True, slots=True)
+class Avoid:
+    """Similar determinations not to show: the letter's own case, and (ISO date) decisions on or after it."""
+
+    case_id: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What an item's result shows besides the probability."""
+
+    checklist: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
+    top_terms: list[dict[str, Any]]
+    similar: list[dict[str, Any]]
+
+
+def explain_item(
+    record: Mapping[str, Any], prediction: Prediction | None, hits: Sequence[Any], rules: Rules, avoid: Avoid
+) -> Explanation:
+    """Checklist, merged reasons, top terms and similar determinations of one item."""
+    checks = ex.run_checklist(record)
+    model_reasons: Sequence[Mapping[str, Any]] = prediction["reasons"] if prediction is not None else ()
+    return Explanation(
+        checklist=ex.checklist_out(checks, record),
+        reasons=ex.merge_reasons(model_reasons, checks),
+        top_terms=ex.top_terms(prediction["top_terms"]) if prediction is not None else [],
+        similar=ex.similar_out(hits, rules.similar_k, avoid.case_id, avoid.before),
+    )
+
+
+def item_result(
+    index: int, prediction: Prediction | None, missing: list[str], rules: Rules, explanation: Explanation | None
+) -> dict[str, Any]:
+    """The result of one item (the shape of ``schemas.ItemResult``); without an explanation, the model's reasons."""
+    if explanation is None:
+        explanation = Explanation([], ex.merge_reasons(prediction["reasons"] if prediction else (), ()), [], [])
+    common = {
+        "reasons": explanation.reasons,
+        "checklist": explanation.checklist,
+        "top_terms": explanation.top_terms,
+        "similar": explanation.similar,
+    }
     if prediction is None:
         return {
             "index": index,
@@ -124,28 +171,30 @@ def item_result(index: int, prediction: Prediction | None, missing: list[str], r
             "label": None,
             "band": "insufficient_information",
             "band_label": BAND_LABELS["insufficient_information"],
-            "reasons": [],
             "missing_information": missing,
-            "similar": [],
-            "checklist": [],
+            **common,
         }
     band = band_for(prediction["p_upheld"], rules.thresholds)
-    extras = prediction["extras"]
     return {
         "index": index,
         "p_upheld": round(prediction["p_upheld"], 4),
         "label": prediction["label"],
         "band": band,
         "band_label": BAND_LABELS[band],
-        "reasons": prediction["reasons"],
         "missing_information": [],
-        "similar": extras.get("similar", []),
-        "checklist": extras.get("checklist", []),
+        **common,
     }
 
 
-def score_records(champion: Champion, records: list[dict[str, Any]], rules: Rules) -> list[dict[str, Any]]:
+def score_records(
+    champion: Champion,
+    records: list[dict[str, Any]],
+    rules: Rules,
+    explain: bool = True,
+    avoid: Avoid | None = None,
+) -> list[dict[str, Any]]:
     """Per-item results for records of one jurisdiction; thin items are not sent to the model."""
+    avoid = avoid or Avoid()
     missing = [
         missing_information(
             r["item_text"] or "", r["summary"] or "", r["ur_text"] or "", r["claims_guideline"] or "", rules.info
@@ -153,8 +202,20 @@ def score_records(champion: Champion, records: list[dict[str, Any]], rules: Rule
         for r in records
     ]
     todo = [r for r, m in zip(records, missing, strict=True) if not m]
-    predictions = iter(champion.predict(todo) if todo else [])
-    return [item_result(i, None if m else next(predictions), m, rules) for i, m in enumerate(missing)]
+    predicted = champion.predict(todo) if todo else []
+    hits: list[list[Any]] = []
+    if explain and rules.similar_k > 0 and todo:
+        # Over-fetch when some hits will be filtered out (a letter's own case, later decisions).
+        extra = len(todo) + rules.similar_k if (avoid.case_id or avoid.before) else 0
+        hits = champion.find_similar(todo, rules.similar_k + extra)
+    predictions, found = iter(predicted), iter(hits)
+    out = []
+    for i, (record, m) in enumerate(zip(records, missing, strict=True)):
+        prediction = None if m else next(predictions)
+        item_hits = next(found, []) if prediction is not None else []
+        explanation = explain_item(record, prediction, item_hits, rules, avoid) if explain else None
+        out.append(item_result(i, prediction, m, rules, explanation))
+    return out
 
 
 def model_ref(champion: Champion) -> dict[str, str]:
@@ -164,7 +225,7 @@ def model_ref(champion: Champion) -> dict[str, str]:
 
 
 def score_cases(
-    champions: Mapping[str, Champion], cases: Sequence[PrescreenIn], rules: Rules
+    champions: Mapping[str, Champion], cases: Sequence[PrescreenIn], rules: Rules, explain: bool = True
 ) -> list[list[dict[str, Any]]]:
     """Item results of many cases, with one model call per jurisdiction; every case's champion must be present."""
     results: list[list[dict[str, Any]]] = [[] for _ in cases]
@@ -174,7 +235,7 @@ def score_cases(
     for jurisdiction, positions in by_jurisdiction.items():
         per_case = [case_records(cases[p]) for p in positions]
         flat = [r for records in per_case for r in records]
-        scored = score_records(champions[jurisdiction], flat, rules)
+        scored = score_records(champions[jurisdiction], flat, rules, explain)
         start = 0
         for position, records in zip(positions, per_case, strict=True):
             chunk = scored[start : start + len(records)]

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     min_context_words: int = Field(
         default=8, ge=0, description="Meaningful words of summary + UR text + guideline that count as context"
     )
+    similar_k: int = Field(default=5, ge=0, le=20, description="Similar past determinations shown per item (0: none)")
 
     # server
     host: str = Field(default="127.0.0.1", description="Address to listen on")

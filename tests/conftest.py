@@ -59,6 +59,7 @@ class FakeRegistry:
         fail_load: bool = False,
         alias: bool = True,
         plots: bool = True,
+        explain: bool = True,
     ) -> str:
         """Log and register a fake champion version; point ``champion`` at it unless ``alias`` is False."""
         import mlflow
@@ -82,7 +83,7 @@ class FakeRegistry:
                 for i, plot in enumerate(PLOTS):
                     (plot_dir / f"{plot}.png").write_bytes(tiny_png((40 + i * 50, 90, 160)))
                 mlflow.log_artifacts(str(plot_dir), artifact_path="plots")
-            config: dict[str, Any] = {"offset": offset, "fail_load": fail_load}
+            config: dict[str, Any] = {"offset": offset, "fail_load": fail_load, "explain": explain}
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(FAKE_MODEL),

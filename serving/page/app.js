@@ -184,7 +184,7 @@
           el("span", { class: "delta" }),
         ),
         el("div", { class: "bar", role: "img" }, el("div", { class: "fill" })),
-        el("ul", { class: "reasons" }),
+        el("ul", { class: "reasons", "aria-label": "Likely reasons" }),
         el("ul", { class: "missing" }),
         el("div", { class: "panels" }),
       );
@@ -197,7 +197,6 @@
     card.className = `result ${result.band}`;
     card.dataset.band = result.band;
     card.dataset.p = result.p_upheld === null ? "" : String(result.p_upheld);
-    $(".item-title", card).textContent = title;
     const p = result.p_upheld;
     $(".probability", card).textContent = p === null ? "—" : percent(p);
     $(".probability-caption", card).hidden = p === null;
@@ -213,33 +212,121 @@
       delta.textContent = `${points > 0 ? "▲ +" : "▼ "}${points} points since the last change`;
     }
     state.previous.set(key, p);
-    $(".reasons", card).replaceChildren(
-      ...result.reasons.map((r) =>
-        el("li", { text: r.probability === null || r.probability === undefined ? r.label : `${r.label} (${percent(r.probability)})` }),
-      ),
-    );
+    renderTitle($(".item-title", card), title, result.checklist || []);
+    $(".reasons", card).replaceChildren(...(result.reasons || []).map(reasonItem));
     $(".missing", card).replaceChildren(...result.missing_information.map((m) => el("li", { text: m })));
     renderPanels($(".panels", card), result);
   }
 
-  // Evidence panels (documentation checklist, similar past determinations) appear when the model provides them.
+  // ---- explanations -----------------------------------------------------------------------------------------
+
+  function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+
+  // The item text with the words that satisfy a passed check marked (text nodes only, never HTML).
+  function renderTitle(node, title, checklist) {
+    const ranges = [];
+    for (const check of checklist) {
+      if (check.status !== "passed" || !check.evidence || check.evidence_in !== "item_text") continue;
+      const pattern = new RegExp(check.evidence.trim().split(/\s+/).map(escapeRegExp).join("\\s+"), "i");
+      const match = pattern.exec(title);
+      if (match) ranges.push([match.index, match.index + match[0].length, check.title]);
+    }
+    ranges.sort((a, b) => a[0] - b[0]);
+    const parts = [];
+    let at = 0;
+    for (const [from, to, why] of ranges) {
+      if (from < at) continue; // overlapping evidence: the first one wins
+      if (from > at) parts.push(title.slice(at, from));
+      parts.push(el("mark", { class: "evidence", title: why, text: title.slice(from, to) }));
+      at = to;
+    }
+    if (at < title.length) parts.push(title.slice(at));
+    node.replaceChildren(...parts);
+  }
+
+  function reasonItem(r) {
+    const badge = r.source === "checklist" ? "checklist" : r.probability === null || r.probability === undefined ? "model" : `model ${percent(r.probability)}`;
+    return el(
+      "li",
+      { class: `reason source-${r.source || "model"}`, "data-code": r.code, "data-source": r.source || "model" },
+      el("span", { class: "reason-label", text: r.label }),
+      " ",
+      el("span", { class: "source-badge", text: badge }),
+    );
+  }
+
+  const FIELD_NAMES = { summary: "in the summary", claims_guideline: "in the guideline", item_text: "in the request" };
+
+  function checkItem(c) {
+    const passed = c.status === "passed";
+    const li = el(
+      "li",
+      { class: `check ${passed ? "check-passed" : "check-missing"}`, "data-code": c.code, "data-status": c.status },
+      el("span", { class: "mark", "aria-hidden": "true", text: passed ? "✓" : "✗" }),
+      el("span", { class: "check-title", text: c.title }),
+    );
+    if (passed && c.evidence) {
+      li.append(" — ", el("q", { class: "evidence", text: c.evidence }));
+      if (c.evidence_in && c.evidence_in !== "item_text") li.append(el("span", { class: "where", text: ` ${FIELD_NAMES[c.evidence_in]}` }));
+    }
+    if (!passed && c.evidence) li.append(" — ", el("q", { class: "evidence", text: c.evidence }));
+    if (c.note) li.append(el("div", { class: "note", text: c.note }));
+    if (!passed && c.advice) li.append(el("div", { class: "advice", text: c.advice }));
+    return li;
+  }
+
+  function termItem(t) {
+    return el(
+      "li",
+      { class: `term toward-${t.toward}`, title: `${t.feature}: ${t.weight}` },
+      el("span", { class: "term-label", text: t.label }),
+      el("span", { class: "term-direction", text: t.toward === "upheld" ? " ↑ upheld" : " ↓ overturned" }),
+    );
+  }
+
+  function similarItem(s) {
+    const outcome = (s.determination || "").toLowerCase();
+    return el(
+      "li",
+      { class: "similar-hit", "data-case": s.case_id || "" },
+      el(
+        "div",
+        { class: "hit-head" },
+        el("span", { class: `outcome-badge ${outcome}`, text: s.determination }),
+        s.decision_date ? el("span", { class: "hit-date", text: s.decision_date }) : s.report_year ? el("span", { class: "hit-date", text: String(s.report_year) }) : null,
+        s.case_id ? el("span", { class: "hit-case", text: `Case ${s.case_id}` }) : null,
+        s.similarity === null || s.similarity === undefined ? null : el("span", { class: "hit-similarity", text: `${percent(s.similarity)} similar` }),
+      ),
+      el("div", { class: "hit-item", text: s.item_text }),
+      s.rationale_excerpt ? el("q", { class: "hit-excerpt", text: s.rationale_excerpt }) : null,
+      s.reviewer_guideline ? el("div", { class: "hit-guideline", text: `Guideline cited: ${s.reviewer_guideline}` }) : null,
+    );
+  }
+
+  // Evidence panels: the checklist (always, when a check applies), the model's top terms and similar cases.
   function renderPanels(container, result) {
     const panels = [];
-    if (Array.isArray(result.checklist) && result.checklist.length) {
+    const checklist = result.checklist || [];
+    if (checklist.length) {
+      const passed = checklist.filter((c) => c.status === "passed").length;
       panels.push(
         el(
           "section",
           { class: "panel checklist" },
-          el("h4", { text: "Documentation checklist" }),
-          el(
-            "ul",
-            {},
-            ...result.checklist.map((c) => {
-              const passed = c.passed === true || c.status === "passed";
-              const evidence = c.evidence ? ` — “${c.evidence}”` : "";
-              return el("li", { class: passed ? "passed" : "missing", text: `${passed ? "✓" : "✗"} ${c.label || c.code}${evidence}` });
-            }),
-          ),
+          el("h4", {}, "Documentation checklist ", el("span", { class: "count", text: `${passed} of ${checklist.length} passed` })),
+          el("ul", {}, ...checklist.map(checkItem)),
+        ),
+      );
+    }
+    if (Array.isArray(result.top_terms) && result.top_terms.length) {
+      panels.push(
+        el(
+          "section",
+          { class: "panel top-terms" },
+          el("h4", { text: "What moved the estimate" }),
+          el("ul", { class: "terms" }, ...result.top_terms.map(termItem)),
         ),
       );
     }
@@ -249,15 +336,7 @@
           "section",
           { class: "panel similar" },
           el("h4", { text: "Similar past determinations" }),
-          el(
-            "ul",
-            {},
-            ...result.similar.map((s) => {
-              const where = [s.case_id, s.decision_date].filter(Boolean).join(", ");
-              const head = `${s.outcome || s.determination || ""}: ${s.item_text || ""}${where ? ` (${where})` : ""}`;
-              return el("li", {}, el("div", { text: head }), s.rationale_excerpt ? el("q", { text: s.rationale_excerpt }) : null);
-            }),
-          ),
+          el("ol", {}, ...result.similar.map(similarItem)),
         ),
       );
     }
@@ -332,7 +411,15 @@
         el("tbody", {}, ...rows),
       ),
       el("p", { class: "model-ref", text: `Model: ${data.model.name} version ${data.model.version}` }),
+      el("h2", { class: "letter-details-title", text: "Item by item: checklist, reasons and similar past determinations" }),
+      el("div", { id: "letter-cards", class: "results" }),
     );
+    const cards = $("#letter-cards");
+    data.items.forEach((item, i) => {
+      const card = resultCard(cards, i);
+      fillResult(card, item.prediction, item.item_text);
+      $(".summary-line", card).append(el("span", { class: "actual-outcome", text: `Letter's outcome: ${item.actual || "not stated"}` }));
+    });
   }
 
   // ---- evaluation -------------------------------------------------------------------------------------------

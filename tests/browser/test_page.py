@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect
 
+from features.reasons import REASONS
 from serving.app import create_app
 from tests.conftest import FakeRegistry, make_settings
 from tests.letter_text import LETTER
@@ -127,7 +128,7 @@ def test_fill_submit_and_read_probabilities(page: Any) -> None:
     first = page.locator("#results .result[data-index='0']")
     assert first.get_attribute("data-band") == "likely_upheld"
     assert "Likely upheld" in first.locator(".band").inner_text()
-    assert "Quantity or duration not stated" in first.locator(".reasons").inner_text()
+    assert REASONS["quantity_unspecified"] in first.locator(".reasons").inner_text()
     width = first.locator(".bar .fill").evaluate("e => e.style.width")
     assert float(width.rstrip("%")) == 85
     assert "imr-dwc version 1" in page.inner_text("#model-line")
@@ -150,6 +151,51 @@ def test_what_if_rescores_while_editing(page: Any) -> None:
     page.locator("#items .item-text").first.fill("Physical therapy lumbar spine 2 times a week for 6 weeks")
     expect(page.locator("#results .result[data-index='0'] .probability")).to_have_text("15%")
     assert "-35 points" in page.inner_text("#results .result[data-index='0'] .delta").replace("▼ ", "-")
+
+
+def test_what_if_typing_the_sessions_updates_probability_and_checklist_at_once(page: Any) -> None:
+    fill_case(page, "Physical therapy lumbar spine")
+    page.click("#submit")
+    assert probabilities(page, 1) == ["50%"]
+    card = page.locator("#results .result[data-index='0']")
+    quantity = card.locator(".checklist li[data-code='quantity_stated']")
+    expect(quantity).to_have_attribute("data-status", "missing")
+    assert "2 times a week for 6 weeks" in quantity.locator(".advice").inner_text()  # the advice says what to add
+    assert card.locator(".reasons li[data-code='quantity_unspecified'][data-source='checklist']").count() == 1
+    item = page.locator("#items .item-text").first
+    item.press("End")
+    item.press_sequentially(" 2 times a week for 6 weeks", delay=15)  # typed, no submit: the debounced what-if
+    expect(card.locator(".probability")).to_have_text("15%")
+    expect(quantity).to_have_attribute("data-status", "passed")
+    assert quantity.locator("q.evidence").inner_text() == "2 times a week for 6 weeks"
+    assert card.locator(".item-title mark.evidence").all_inner_texts() == ["lumbar", "2 times a week for 6 weeks"]
+    assert float(card.locator(".bar .fill").evaluate("e => e.style.width").rstrip("%")) == 15
+    assert card.locator(".reasons li[data-code='quantity_unspecified']").count() == 0
+    assert "-35 points" in card.locator(".delta").inner_text().replace("▼ ", "-")
+
+
+def test_explanations_are_shown(page: Any) -> None:
+    fill_case(page, "Compounded topical cream with flurbiprofen")
+    page.click("#submit")
+    card = page.locator("#results .result[data-index='0']")
+    hits = card.locator(".similar li.similar-hit")
+    expect(hits).to_have_count(5)
+    first = hits.first
+    assert first.locator(".outcome-badge").inner_text() == "Upheld"
+    assert "upheld" in (first.locator(".outcome-badge").get_attribute("class") or "")
+    assert first.locator(".hit-date").inner_text() == "2015-09-14"
+    assert first.locator(".hit-case").inner_text() == "Case CM15-0000202"
+    assert first.locator(".hit-item").inner_text() == "Compounded topical cream with flurbiprofen"
+    assert first.locator(".hit-excerpt").inner_text().startswith("Any compounded product")
+    assert "MTUS Chronic Pain Topical Analgesics" in first.locator(".hit-guideline").inner_text()
+    terms = card.locator(".top-terms li.term")
+    assert terms.all_inner_texts() == ["compound ↑ upheld", "topical ↑ upheld"]
+    recommended = card.locator(".checklist li[data-code='guideline_recommended']")
+    assert recommended.get_attribute("data-status") == "missing"
+    assert recommended.locator(".advice").inner_text()
+    assert "passed" in card.locator(".checklist .count").inner_text()
+    reasons = card.locator(".reasons li")
+    assert reasons.first.get_attribute("data-source") == "model" and "model 70%" in reasons.first.inner_text()
 
 
 def test_remove_an_item(page: Any) -> None:
@@ -181,6 +227,14 @@ def test_upload_a_letter(page: Any) -> None:
     assert [rows.nth(i).locator(".actual").inner_text() for i in range(2)] == ["Upheld", "Overturned"]
     assert [rows.nth(i).locator(".agrees").inner_text() for i in range(2)] == ["yes", "yes"]
     assert "CM99-0000042" in page.inner_text(".letter-summary")
+    cards = page.locator("#letter-cards .result")
+    expect(cards).to_have_count(2)
+    mri = cards.nth(1)
+    assert "Letter's outcome: Overturned" in mri.inner_text()
+    assert mri.locator(".checklist li[data-code='body_part_stated']").get_attribute("data-status") == "passed"
+    assert mri.locator(".checklist li[data-code='objective_findings']").count() == 1
+    cases = mri.locator(".similar .hit-case").all_inner_texts()
+    assert cases and "Case CM99-0000042" not in cases  # never the letter's own case
 
 
 def test_upload_a_file_that_is_not_a_letter(page: Any) -> None:
@@ -205,6 +259,14 @@ def test_evaluation_view(page: Any) -> None:
     for plot in ("roc", "reliability"):
         width = section.locator(f".plot-{plot} img").evaluate("img => img.naturalWidth")
         assert width > 0
+
+
+def test_docs_page_lists_the_routes_offline(page: Any, live_server: LiveServer) -> None:
+    page.goto(live_server.url + "/docs")
+    page.wait_for_selector("body[data-ready='true']")
+    prescreen = page.locator(".op[data-path='/v1/prescreen']")
+    assert "explain" in prescreen.inner_text()
+    assert "similar" in prescreen.locator("pre.example").last.inner_text()
 
 
 def test_page_asks_for_the_key_when_one_is_configured(

@@ -122,9 +122,10 @@ def test_normalize_output() -> None:
     out = normalize_output({"p_upheld": 0.7, "reasons": '[{"code": "c", "label": "L", "probability": 0.5}]'})
     assert out["label"] == "Upheld" and out["reasons"] == [{"code": "c", "label": "L", "probability": 0.5}]
     assert normalize_output({"p_upheld": 0.2, "label": "weird", "reasons": "not json"})["label"] == "Overturned"
-    assert normalize_output({"p_upheld": 0.2, "similar": '[{"case_id": "X"}]'})["extras"] == {
-        "similar": [{"case_id": "X"}]
-    }
+    assert normalize_output({"p_upheld": 0.2, "top_terms": '[{"feature": "f", "weight": 1}]'})["top_terms"] == [
+        {"feature": "f", "weight": 1}
+    ]
+    assert normalize_output({"p_upheld": 0.2})["top_terms"] == []
     for bad in ({"p_upheld": float("nan")}, {"p_upheld": 1.5}, {"p_upheld": "x"}, {}):
         with pytest.raises(ModelOutputError):
             normalize_output(bad)
