@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -23,14 +24,27 @@ def data(
         typer.Option("--source", "-s", help="Folder, file or URL to read (repeatable); default: configured sources"),
     ] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Output folder (default: data/)")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="local (one process) or ray (parallel parsing; RAY_ADDRESS joins a cluster). "
+            "Default: ray iff RAY_ADDRESS is set"
+        ),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Ray: parsing tasks at once (default: all CPUs)")] = None,
 ) -> None:
     """Build the validated, deduplicated item table from the configured sources."""
     from features.dataset import NoSourcesError, build_dataset
+    from features.parallel import RayMissingError, default_engine, ray_map_sources
     from features.view import LeakError
 
+    chosen = engine or default_engine()
+    if chosen not in ("local", "ray"):
+        raise typer.BadParameter("--engine must be local or ray")
+    mapper = partial(ray_map_sources, num_workers=workers) if chosen == "ray" else None
     try:
-        build = build_dataset(source or None, out_dir)
-    except NoSourcesError as exc:
+        build = build_dataset(source or None, out_dir, map_sources=mapper)
+    except (NoSourcesError, RayMissingError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except LeakError as exc:
@@ -47,6 +61,48 @@ def data(
 
 
 @app.command()
+def train(
+    config: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config", "-c", help="Experiment file(s); default: experiments/dwc.yaml and experiments/dmhc.yaml"
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or ./mlflow.db)")
+    ] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Only train jurisdictions that have no champion yet")
+    ] = False,
+) -> None:
+    """Run the experiments' candidates with grouped CV, log them to MLflow, register and gate a champion."""
+    from features.dataset import DatasetMissingError
+    from training.config import DEFAULT_CONFIGS, ConfigError, load_config
+    from training.promote import RegistryBusyError
+    from training.train import run_training
+
+    paths = list(config or DEFAULT_CONFIGS)
+    if if_missing:
+        from serving.models import registered_champions
+        from serving.settings import Settings
+
+        settings = Settings()
+        if tracking_uri:
+            settings = settings.model_copy(update={"tracking_uri": tracking_uri})
+        have = registered_champions(settings)
+        paths = [p for p in paths if have.get(load_config(Path(p)).jurisdiction) is None]
+        if not paths:
+            typer.echo("every jurisdiction has a champion; nothing to train")
+            return
+    try:
+        for path in paths:
+            run_training(Path(path), tracking_uri)
+    except (DatasetMissingError, ConfigError, RegistryBusyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1, IMR_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000, IMR_PORT)")] = None,
@@ -58,6 +114,83 @@ def serve(
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     run_server(settings.model_copy(update=overrides) if overrides else settings)
+
+
+@app.command()
+def score(
+    input: Annotated[Path, typer.Option("--input", "-i", help="Requests: .csv, .parquet or .jsonl, one item per row")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Results file (.parquet)")],
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="local (in-process) or ray (Ray Data; RAY_ADDRESS joins a cluster). Default: ray iff "
+            "RAY_ADDRESS is set"
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow registry (default: IMR_TRACKING_URI / MLFLOW_TRACKING_URI / ./mlflow.db)")
+    ] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Rejects CSV (default: <output stem>.rejects.csv)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Ray: scoring actors (default: all CPUs locally)")] = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per model call")] = 1024,
+) -> None:
+    """Score a file of requests with each jurisdiction's champion; bad rows go to a rejects file."""
+    from features.parallel import RayMissingError
+    from serving.batch import BatchInputError, score_file
+
+    if engine not in (None, "local", "ray"):
+        raise typer.BadParameter("--engine must be local or ray")
+    chosen: Literal["local", "ray"] | None = "ray" if engine == "ray" else "local" if engine == "local" else None
+    try:
+        report = score_file(
+            input,
+            output,
+            chosen,
+            tracking_uri,
+            rejects,
+            num_workers=workers,
+            batch_size=batch_size,
+        )
+    except (BatchInputError, RayMissingError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"scored {report.scored} of {report.rows} rows with {report.engine} in {report.seconds:.1f}s "
+        f"(models: {', '.join(f'{j} v{v}' for j, v in report.model_versions.items()) or 'none'}) -> {report.output}"
+    )
+    typer.echo(f"rejected {report.rejected} -> {report.rejects_path}")
+    for reason, count in report.reject_reasons.items():
+        typer.echo(f"  {count} x {reason}")
+
+
+@app.command()
+def tune(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Experiment file, e.g. experiments/dwc.yaml")],
+    candidate: Annotated[str, typer.Option(help="Name of the candidate to tune (e.g. tfidf-lr)")],
+    samples: Annotated[int, typer.Option(help="Trials (settings sampled from the candidate's search space)")] = 16,
+    output: Annotated[
+        Path | None, typer.Option(help="Tuned experiment file (default: experiments/<config>-<candidate>-tuned.yaml)")
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: ./mlflow.db)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Trials at once (default: all CPUs)")] = None,
+) -> None:
+    """Tune a candidate with Ray Tune on the training's grouped CV; write the best as a new experiment."""
+    from features.dataset import DatasetMissingError
+    from features.parallel import RayMissingError
+    from training.config import ConfigError
+    from training.tune import TuningError, tune_experiment
+
+    try:
+        result = tune_experiment(config, candidate, samples, tracking_uri, output, num_workers=workers)
+    except (ConfigError, TuningError, DatasetMissingError, RayMissingError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    best = result.best
+    typer.echo(f"{len(result.trials)} trials in {result.seconds:.0f}s; best roc_auc {best.metrics['roc_auc']:.4f}")
+    for key, value in best.params.items():
+        typer.echo(f"  {key} = {value}")
+    typer.echo(f"MLflow parent run {result.parent_run_id}")
+    typer.echo(f"wrote {result.output_config}: make train CONFIG={result.output_config}")
 
 
 def main() -> None:
