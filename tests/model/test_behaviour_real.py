@@ -1,0 +1,57 @@
+"""Behavioural tests of the default candidates trained on the real item table (skipped until `make data` ran).
+
+The same checks gate promotion in `make train`; here they run on their own so a regression in features or
+candidates shows up in `make test` without a full training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features.dataset import load_items
+from features.paths import items_path
+from features.schema import LABELS
+from features.view import view_frame
+from training import behaviour
+from training.candidates import build_candidate
+from training.config import DEFAULT_CONFIGS, load_config
+from training.evaluate import operating_threshold
+from training.pyfunc import PrescreenModel, build_metadata
+
+pytestmark = [pytest.mark.model, pytest.mark.data]
+
+#: The candidate of each default experiment whose behaviour is checked (the one expected to be champion).
+CHECKED = {"dwc": "tfidf-checklist", "dmhc": "dmhc-lr"}
+
+
+@pytest.mark.parametrize("config_path", DEFAULT_CONFIGS, ids=lambda p: p.stem)
+def test_default_candidate_passes_behavioural_tests(config_path: object) -> None:
+    if not items_path().exists():
+        pytest.skip("no item table yet: run `make data`")
+    config = load_config(config_path)  # type: ignore[arg-type]
+    table = load_items()
+    rows = table[table["jurisdiction"].astype(str) == config.jurisdiction].reset_index(drop=True)
+    if rows.empty:
+        pytest.skip(f"the item table has no {config.jurisdiction} rows")
+    X = view_frame(rows)
+    y = rows["determination"].astype(str).map(LABELS).to_numpy(dtype=int)
+    groups = rows["case_id"].astype(str).to_numpy()
+    rationale = np.array([r if isinstance(r, str) else "" for r in rows["rationale"].tolist()], dtype=object)
+    spec = config.candidate(CHECKED[config.jurisdiction])
+    estimator = build_candidate(spec, config.cv.seed).fit(X, y, groups=groups, rationale=rationale)
+    threshold = operating_threshold(y, config.evaluation.threshold)
+    scorer = PrescreenModel(estimator, build_metadata(config.jurisdiction, spec.name, threshold, {}))
+    gates = config.gates
+    real = [{str(k): v for k, v in X.iloc[i].to_dict().items()} for i in range(0, len(X), max(1, len(X) // 60))]
+    results = behaviour.run_all(
+        scorer,
+        config.jurisdiction,
+        threshold,
+        gates.invariance_bound,
+        gates.directional_tolerance,
+        gates.min_functionality,
+        real,
+    )
+    failed = [f"{r.name}: {r.detail}" for r in results if not r.passed]
+    assert not failed, failed

@@ -1,0 +1,1 @@
+"""Training: splits, candidate models, evaluation, MLflow logging, the pyfunc wrapper, and promotion."""

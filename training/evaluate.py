@@ -1,0 +1,467 @@
+"""Evaluation that holds on a few hundred items: repeated grouped CV, out-of-fold predictions, bootstrap intervals.
+
+Metrics (all on p = p(upheld), y = 1 for Upheld):
+
+- ``roc_auc``: ranking quality, label-symmetric.
+- ``pr_auc_overturned``: average precision for the *minority* class (Overturned), scored by 1 - p.
+- ``brier``: mean squared error of p.
+- ``ece``: expected calibration error, equal-width bins, weighted by bin size.
+- ``balanced_accuracy``: at the operating threshold; each out-of-fold prediction is compared with the threshold
+  of the fold that produced it (fixed from that fold's training data, never tuned on its test items).
+
+Point values average over the CV repeats; 95 % intervals come from a case-level bootstrap (cases are resampled
+with replacement, with all their items), averaging over repeats inside each resample.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training.splits import Fold
+
+MetricFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+METRIC_NAMES: tuple[str, ...] = ("roc_auc", "pr_auc_overturned", "brier", "ece", "balanced_accuracy")
+#: For each metric, whether larger is better (the summary table and gates read this).
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "roc_auc": True,
+    "pr_auc_overturned": True,
+    "brier": False,
+    "ece": False,
+    "balanced_accuracy": True,
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# metrics on one vector of predictions
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based) with ties sharing their mean rank."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(values)]])
+    average = (starts + ends + 1) / 2.0
+    ranks = np.empty(len(values), dtype=float)
+    ranks[order] = np.repeat(average, ends - starts)
+    return ranks
+
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney form); NaN when one label is absent."""
+    y = np.asarray(y, dtype=int)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = _ranks(np.asarray(p, dtype=float))
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
+    """Average precision of ``score`` for ``positive`` (as scikit-learn computes it: ties form one threshold)."""
+    positive = np.asarray(positive, dtype=int)
+    total = int(positive.sum())
+    if total == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(score, dtype=float), kind="mergesort")
+    s, t = np.asarray(score, dtype=float)[order], positive[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(t)[last_of_tie]
+    seen = last_of_tie + 1
+    precision = tp / seen
+    recall = tp / total
+    recall_step = np.diff(np.r_[0.0, recall])
+    return float(np.sum(recall_step * precision))
+
+
+def pr_auc_overturned(y: np.ndarray, p: np.ndarray) -> float:
+    """Average precision for Overturned (label 0), ranking by 1 - p(upheld)."""
+    return average_precision(1 - np.asarray(y, dtype=int), 1.0 - np.asarray(p, dtype=float))
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean((np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2)) if len(y) else float("nan")
+
+
+def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: bin-size-weighted |mean p - observed rate| over equal-width bins of p."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    if len(y) == 0:
+        return float("nan")
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in np.unique(index):
+        members = index == b
+        total += members.sum() * abs(p[members].mean() - y[members].mean())
+    return float(total / len(y))
+
+
+def balanced_accuracy(y: np.ndarray, predicted_upheld: np.ndarray) -> float:
+    """Mean of the recalls of both labels; NaN when one label is absent."""
+    y, pred = np.asarray(y, dtype=int), np.asarray(predicted_upheld, dtype=int)
+    if y.min(initial=1) == y.max(initial=0):
+        return float("nan")
+    return float(((pred[y == 1] == 1).mean() + (pred[y == 0] == 0).mean()) / 2.0)
+
+
+def metric_values(y: np.ndarray, p: np.ndarray, label: np.ndarray, ece_bins: int = 10) -> dict[str, float]:
+    """Every headline metric of one prediction vector (``label``: 1 where the operating threshold says Upheld)."""
+    return {
+        "roc_auc": roc_auc(y, p),
+        "pr_auc_overturned": pr_auc_overturned(y, p),
+        "brier": brier(y, p),
+        "ece": ece(y, p, ece_bins),
+        "balanced_accuracy": balanced_accuracy(y, label),
+    }
+
+
+def operating_threshold(y_train: np.ndarray, mode: str | float) -> float:
+    """The threshold on p(upheld) below which a request is called Overturned.
+
+    'prevalence' = the training upheld rate: for calibrated probabilities this maximises balanced accuracy in
+    expectation, and it is known before any test item is seen.
+    """
+    if isinstance(mode, float | int) and not isinstance(mode, bool):
+        return float(mode)
+    return float(np.mean(y_train))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# intervals
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A metric's point value with its bootstrap 95 % interval (NaN bounds when no bootstrap was run)."""
+
+    value: float
+    low: float
+    high: float
+
+    def format(self, digits: int = 3) -> str:
+        if np.isnan(self.low):
+            return f"{self.value:.{digits}f}"
+        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+
+def _mean_over_repeats(
+    y: np.ndarray, P: np.ndarray, L: np.ndarray, idx: np.ndarray | None, ece_bins: int
+) -> dict[str, float]:
+    rows = [
+        metric_values(
+            y if idx is None else y[idx],
+            P[r] if idx is None else P[r, idx],
+            L[r] if idx is None else L[r, idx],
+            ece_bins,
+        )
+        for r in range(P.shape[0])
+    ]
+    return {name: float(np.nanmean([row[name] for row in rows])) for name in METRIC_NAMES}
+
+
+def summarize(
+    y: np.ndarray,
+    P: np.ndarray,
+    L: np.ndarray,
+    groups: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 7,
+    ece_bins: int = 10,
+) -> dict[str, Estimate]:
+    """Point values (averaged over repeats, rows of ``P``/``L``) and case-bootstrap 95 % intervals."""
+    y = np.asarray(y, dtype=int)
+    P, L = np.atleast_2d(P), np.atleast_2d(L)
+    point = _mean_over_repeats(y, P, L, None, ece_bins)
+    if n_boot <= 0:
+        return {k: Estimate(v, float("nan"), float("nan")) for k, v in point.items()}
+    codes, members = np.unique(np.asarray(groups), return_inverse=True)
+    rows_of = [np.flatnonzero(members == c) for c in range(len(codes))]
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {k: [] for k in METRIC_NAMES}
+    for _ in range(n_boot):
+        chosen = rng.integers(0, len(codes), len(codes))
+        idx = np.concatenate([rows_of[c] for c in chosen])
+        for name, value in _mean_over_repeats(y, P, L, idx, ece_bins).items():
+            samples[name].append(value)
+    out: dict[str, Estimate] = {}
+    for name, value in point.items():
+        values = np.array(samples[name])
+        values = values[~np.isnan(values)]
+        low, high = np.percentile(values, [2.5, 97.5]) if len(values) else (np.nan, np.nan)
+        out[name] = Estimate(value, float(low), float(high))
+    return out
+
+
+def paired_difference(
+    y: np.ndarray,
+    P_a: np.ndarray,
+    P_b: np.ndarray,
+    groups: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 7,
+) -> Estimate:
+    """ROC-AUC of a minus ROC-AUC of b on the same folds, with a paired case-bootstrap interval."""
+    y = np.asarray(y, dtype=int)
+    P_a, P_b = np.atleast_2d(P_a), np.atleast_2d(P_b)
+
+    def diff(idx: np.ndarray | None) -> float:
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a if idx is None else a[..., idx]
+
+        yy = pick(y)
+        return float(np.nanmean([roc_auc(yy, pick(P_a[r])) - roc_auc(yy, pick(P_b[r])) for r in range(len(P_a))]))
+
+    value = diff(None)
+    if n_boot <= 0:
+        return Estimate(value, float("nan"), float("nan"))
+    codes, members = np.unique(np.asarray(groups), return_inverse=True)
+    rows_of = [np.flatnonzero(members == c) for c in range(len(codes))]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        chosen = rng.integers(0, len(codes), len(codes))
+        values.append(diff(np.concatenate([rows_of[c] for c in chosen])))
+    arr = np.array(values)
+    arr = arr[~np.isnan(arr)]
+    low, high = np.percentile(arr, [2.5, 97.5]) if len(arr) else (np.nan, np.nan)
+    return Estimate(value, float(low), float(high))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# cross-validation
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold predictions of one candidate: one row of ``P`` (p(upheld)) and ``L`` (label) per repeat."""
+
+    name: str
+    y: np.ndarray
+    groups: np.ndarray
+    P: np.ndarray
+    L: np.ndarray
+    thresholds: list[float] = field(default_factory=list)
+    fit_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def p_mean(self) -> np.ndarray:
+        """Out-of-fold p(upheld) averaged over repeats (for plots and slices)."""
+        return np.asarray(self.P.mean(axis=0))
+
+
+Factory = Callable[[], Any]
+Progress = Callable[[str], None]
+
+
+def _fit(model: Any, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, rationale: np.ndarray | None) -> Any:
+    return model.fit(X, y, groups=groups, rationale=rationale)
+
+
+def _predict(model: Any, X: pd.DataFrame, rationale: np.ndarray | None) -> np.ndarray:
+    if getattr(model, "uses_rationale_at_predict", False):
+        return np.asarray(model.predict_proba(X, rationale=rationale))[:, 1]
+    return np.asarray(model.predict_proba(X))[:, 1]
+
+
+def cross_validate(
+    name: str,
+    factory: Factory,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    folds: Sequence[Fold],
+    rationale: np.ndarray | None = None,
+    threshold: str | float = "prevalence",
+    progress: Progress | None = None,
+) -> CVResult:
+    """Fit a fresh model per fold, keep its out-of-fold p(upheld) and operating-threshold label."""
+    y = np.asarray(y, dtype=int)
+    repeats = max(f.repeat for f in folds) + 1
+    per_repeat = max(f.fold for f in folds) + 1
+    P = np.full((repeats, len(y)), np.nan)
+    L = np.zeros((repeats, len(y)), dtype=int)
+    result = CVResult(name, y, np.asarray(groups), P, L)
+    for f in folds:
+        started = time.perf_counter()
+        model = _fit(
+            factory(), X.iloc[f.train], y[f.train], groups[f.train], None if rationale is None else rationale[f.train]
+        )
+        p = _predict(model, X.iloc[f.test], None if rationale is None else rationale[f.test])
+        cut = operating_threshold(y[f.train], threshold)
+        P[f.repeat, f.test] = p
+        L[f.repeat, f.test] = (p >= cut).astype(int)
+        elapsed = time.perf_counter() - started
+        result.thresholds.append(cut)
+        result.fit_seconds.append(elapsed)
+        if progress is not None:
+            progress(f"  {name}: repeat {f.repeat + 1}/{repeats} fold {f.fold + 1}/{per_repeat} ({elapsed:.1f}s)")
+    if np.isnan(P).any():
+        raise RuntimeError(f"{name}: some rows got no out-of-fold prediction (folds do not cover every row)")
+    return result
+
+
+@dataclass
+class HoldoutResult:
+    """Predictions of a model trained on one part and tested on another (the temporal split)."""
+
+    y: np.ndarray
+    groups: np.ndarray
+    p: np.ndarray
+    label: np.ndarray
+
+
+def holdout(
+    factory: Factory,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    rationale: np.ndarray | None = None,
+    threshold: str | float = "prevalence",
+) -> HoldoutResult:
+    """Fit on ``train`` rows, score ``test`` rows."""
+    y = np.asarray(y, dtype=int)
+    model = _fit(factory(), X.iloc[train], y[train], groups[train], None if rationale is None else rationale[train])
+    p = _predict(model, X.iloc[test], None if rationale is None else rationale[test])
+    cut = operating_threshold(y[train], threshold)
+    return HoldoutResult(y[test], np.asarray(groups)[test], p, (p >= cut).astype(int))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# slices and plots
+
+
+def slices(
+    y: np.ndarray, p: np.ndarray, label: np.ndarray, category: Sequence[str], min_size: int = 10, ece_bins: int = 10
+) -> pd.DataFrame:
+    """Metrics per treatment category (categories under ``min_size`` items are pooled as '(smaller categories)')."""
+    y = np.asarray(y, dtype=int)
+    cats = pd.Series(list(category), dtype=str)
+    counts = cats.value_counts()
+    cats = cats.where(cats.map(counts) >= min_size, "(smaller categories)")
+    rows: list[dict[str, Any]] = []
+    for name in sorted(cats.unique()):
+        m = (cats == name).to_numpy()
+        values = metric_values(y[m], p[m], label[m], ece_bins)
+        rows.append(
+            {
+                "treatment_category": name,
+                "items": int(m.sum()),
+                "overturned": int((y[m] == 0).sum()),
+                "upheld_rate": float(y[m].mean()),
+                "mean_p_upheld": float(p[m].mean()),
+                **values,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot_all(y: np.ndarray, P: np.ndarray, L: np.ndarray, out_dir: Path, title: str, ece_bins: int = 10) -> list[Path]:
+    """ROC, PR (Overturned), reliability and confusion plots as PNG files named roc/pr/reliability/confusion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y = np.asarray(y, dtype=int)
+    P, L = np.atleast_2d(P), np.atleast_2d(L)
+    p_mean = P.mean(axis=0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+
+    def save(fig: Any, stem: str) -> None:
+        path = out_dir / f"{stem}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    for r in range(P.shape[0]):
+        fpr, tpr = _roc_curve(y, P[r])
+        ax.plot(fpr, tpr, alpha=0.35 if P.shape[0] > 1 else 1.0, color="tab:blue")
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
+    ax.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate (Upheld)",
+        title=f"{title}\nROC-AUC {np.nanmean([roc_auc(y, P[r]) for r in range(len(P))]):.3f}",
+    )
+    save(fig, "roc")
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    for r in range(P.shape[0]):
+        recall, precision = _pr_curve(1 - y, 1 - P[r])
+        ax.step(recall, precision, where="post", alpha=0.35 if P.shape[0] > 1 else 1.0, color="tab:red")
+    ax.axhline((y == 0).mean(), ls="--", color="grey", lw=1)
+    ax.set(
+        xlabel="recall (Overturned)",
+        ylabel="precision (Overturned)",
+        ylim=(0, 1.02),
+        title=f"{title}\nPR-AUC (Overturned) {np.nanmean([pr_auc_overturned(y, P[r]) for r in range(len(P))]):.3f}",
+    )
+    save(fig, "pr")
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    index = np.minimum((p_mean * ece_bins).astype(int), ece_bins - 1)
+    xs, ys, ns = [], [], []
+    for b in np.unique(index):
+        m = index == b
+        xs.append(p_mean[m].mean())
+        ys.append(y[m].mean())
+        ns.append(m.sum())
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
+    ax.scatter(xs, ys, s=[20 + 200 * n / max(ns) for n in ns], color="tab:green", zorder=3)
+    ax.plot(xs, ys, color="tab:green")
+    ax.set(
+        xlabel="mean predicted p(upheld)",
+        ylabel="observed upheld rate",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title=f"{title}\nECE {np.nanmean([ece(y, P[r], ece_bins) for r in range(len(P))]):.3f}",
+    )
+    save(fig, "reliability")
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    matrix = np.zeros((2, 2))
+    for r in range(L.shape[0]):
+        for true in (0, 1):
+            for pred in (0, 1):
+                matrix[true, pred] += np.sum((y == true) & (L[r] == pred))
+    matrix /= L.shape[0]
+    ax.imshow(matrix, cmap="Blues")
+    names = ["Overturned", "Upheld"]
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, f"{matrix[i, j]:.0f}", ha="center", va="center")
+    ax.set_xticks([0, 1], names)
+    ax.set_yticks([0, 1], names)
+    ax.set(xlabel="predicted", ylabel="actual", title=f"{title}\nat the operating threshold (mean over repeats)")
+    save(fig, "confusion")
+    return paths
+
+
+def _roc_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-p, kind="mergesort")
+    t = y[order]
+    tps, fps = np.cumsum(t), np.cumsum(1 - t)
+    pos, neg = max(t.sum(), 1), max(len(t) - t.sum(), 1)
+    return np.r_[0, fps / neg], np.r_[0, tps / pos]
+
+
+def _pr_curve(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-score, kind="mergesort")
+    t = positive[order]
+    tp = np.cumsum(t)
+    precision = tp / np.arange(1, len(t) + 1)
+    recall = tp / max(t.sum(), 1)
+    return np.r_[0, recall], np.r_[1, precision]

