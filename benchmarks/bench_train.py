@@ -5,7 +5,7 @@ a throwaway tracking store, so the project's registry is untouched. Columns: cro
 repeats, including the temporal split), the final fit on all items, and the whole run (CV, plots, final fit,
 behavioural checks and logging the model).
 
-    .venv/bin/python -m benchmarks.bench_train [--config experiments/dwc.yaml ...] [--data data/items.parquet]
+    .venv/bin/python benchmarks/bench_train.py [--config experiments/dwc.yaml ...] [--data data/items.parquet]
 """
 
 from __future__ import annotations

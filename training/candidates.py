@@ -503,6 +503,17 @@ class RationaleSupervised(TwoStage):
         self.heads_ = self._fit_heads(F, R)
         if not splits:
             P_oof = self._apply_heads(self.heads_, F)
+        # How well each reason is predicted from the request alone (out of fold): logged beside the run.
+        self.reason_auc_: dict[str, float] = {}
+        for k, code in enumerate(self.codes_):
+            if splits and 0 < R[:, k].sum() < len(R):
+                order = np.argsort(P_oof[:, k], kind="mergesort")
+                ranks = np.empty(len(order))
+                ranks[order] = np.arange(1, len(order) + 1)
+                n_pos = R[:, k].sum()
+                self.reason_auc_[code] = float(
+                    (ranks[R[:, k] == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (len(R) - n_pos))
+                )
         outcome_X = self._outcome_features(P_oof, F)
         # The same inner folds calibrate the outcome model: nesting a calibration loop around the stacking loop
         # would fit every reason head four times more for two Platt parameters.
@@ -531,6 +542,62 @@ class RationaleSupervised(TwoStage):
     def predict_reasons(self, X: pd.DataFrame) -> pd.DataFrame:
         P = self._apply_heads(self.heads_, self.featurizer_.transform(X))
         return pd.DataFrame(P, columns=list(self.codes_), index=X.index)
+
+
+class ReasonHead(BaseEstimator):  # type: ignore[misc]
+    """Reason probabilities for explanation only: one-vs-rest LR per mined reason on the request's text features.
+
+    Attached to a model that has no reason head of its own (see :class:`WithReasons`), so serving can say *why*
+    a denial is likely to stand without the head touching the probability.
+    """
+
+    def __init__(self, text: dict[str, Any] | None = None, C: float = 1.0, min_reason_count: int = 8) -> None:
+        self.text = text
+        self.C = C
+        self.min_reason_count = min_reason_count
+
+    def fit(self, X: pd.DataFrame, rationale: Any) -> ReasonHead:
+        R_all, codes = reason_matrix(rationale, len(X))
+        keep = R_all.sum(axis=0) >= self.min_reason_count
+        self.codes_: tuple[str, ...] = tuple(c for c, k in zip(codes, keep, strict=True) if k)
+        self.featurizer_ = TextFeaturizer(self.text)
+        F = self.featurizer_.fit_transform(X)
+        R = R_all[:, keep]
+        self.heads_ = [
+            float(R[:, k].mean()) if R[:, k].min() == R[:, k].max() else sparse_lr(self.C, "balanced").fit(F, R[:, k])
+            for k in range(R.shape[1])
+        ]
+        return self
+
+    def predict_reasons(self, X: pd.DataFrame) -> pd.DataFrame | None:
+        if not self.codes_:
+            return None
+        P = RationaleSupervised._apply_heads(self.heads_, self.featurizer_.transform(X))
+        return pd.DataFrame(P, columns=list(self.codes_), index=X.index)
+
+
+class WithReasons(ImrEstimator):
+    """A fitted model plus a :class:`ReasonHead`: probabilities from the model, reasons from the head."""
+
+    def __init__(self, model: ImrEstimator, reasons: ReasonHead) -> None:
+        self.model = model
+        self.reasons = reasons
+
+    def fit(
+        self, X: pd.DataFrame, y: Sequence[int] | np.ndarray, groups: Any = None, rationale: Any = None
+    ) -> WithReasons:
+        self.model.fit(X, y, groups, rationale)
+        self.reasons.fit(X, rationale)
+        return self
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model.decision_function(X)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(X)
+
+    def predict_reasons(self, X: pd.DataFrame) -> pd.DataFrame | None:
+        return self.reasons.predict_reasons(X)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -282,6 +282,19 @@ class GatesConfig(_Strict):
     )
 
 
+class ReasonHeadConfig(_Strict):
+    """Reasons for explanation, attached to a registered model that has no reason head of its own."""
+
+    enabled: bool = Field(default=True, description="Attach the reason head to eligible models without one.")
+    text: TextFeatures = Field(
+        default=TextFeatures(char_ngrams=None), description="Text features of the reason head (word n-grams)."
+    )
+    C: float = Field(default=1.0, gt=0, description="Inverse regularisation of each one-vs-rest reason head.")
+    min_reason_count: int = Field(
+        default=8, ge=1, description="A reason needs this many training items to get a head (rarer ones are dropped)."
+    )
+
+
 class ExperimentConfig(_Strict):
     """One experiment: a jurisdiction, its candidates, the evaluation protocol and the gates."""
 
@@ -302,6 +315,11 @@ class ExperimentConfig(_Strict):
     temporal: TemporalConfig = Field(default=TemporalConfig(), description="Temporal split.")
     evaluation: EvaluationConfig = Field(default=EvaluationConfig(), description="Metrics and threshold.")
     gates: GatesConfig = Field(default=GatesConfig(), description="Promotion gates.")
+    reason_head: ReasonHeadConfig = Field(
+        default=ReasonHeadConfig(),
+        description="Reasons (mined from past rationales, predicted from the request) attached to logged models "
+        "that do not predict reasons themselves; they never change the probability. Needs rationales in the data.",
+    )
     register_best: bool = Field(
         default=True, alias="register", description="Register the best eligible candidate and run the gates."
     )

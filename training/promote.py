@@ -175,10 +175,11 @@ class RegistryBusyError(RuntimeError):
 
 
 def lock_path(tracking_uri: str) -> Path:
-    """One lock file per tracking store: beside a SQLite file, else in the temp folder keyed by the URI."""
+    """One lock file per tracking store: in the (git-ignored) artifact folder beside a SQLite file, else in the
+    temp folder keyed by the URI (a shared server is only protected against trainings on this machine)."""
     if tracking_uri.startswith("sqlite:///"):
         db = Path(tracking_uri.removeprefix("sqlite:///"))
-        return db.with_name(db.name + ".registry.lock")
+        return db.parent / "mlartifacts" / f".{db.name}.registry.lock"
     key = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"imr-registry-{key}.lock"
 

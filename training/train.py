@@ -31,7 +31,7 @@ from features.paths import REPO_ROOT, items_path
 from features.schema import LABELS
 from features.view import assert_no_leaks, view_frame
 from training import behaviour
-from training.candidates import build_candidate
+from training.candidates import ReasonHead, WithReasons, build_candidate
 from training.config import Candidate, ExperimentConfig, is_eligible, load_config, parse_candidate
 from training.evaluate import (
     METRIC_NAMES,
@@ -359,6 +359,7 @@ def _run_candidate(
                 data.X, data.y, groups=data.groups, rationale=data.rationale
             )
             fit_seconds = time.perf_counter() - started
+            estimator = _with_reasons(estimator, config, data)
             threshold = operating_threshold(data.y, ev.threshold)
             reason_labels = _reason_labels()
             meta = build_metadata(config.jurisdiction, spec.name, threshold, reason_labels)
@@ -377,20 +378,23 @@ def _run_candidate(
                 mlflow.log_metric(f"behaviour_{result.name}_passed", float(result.passed))
                 mlflow.log_metrics({f"behaviour_{result.name}_{k}": v for k, v in result.values.items()})
                 mlflow.set_tag(f"behaviour_{result.name}", result.detail[:4000])
+            reason_auc = getattr(estimator, "reason_auc_", None)
+            if reason_auc:
+                mlflow.log_metrics({f"reason_auc_{code}": value for code, value in reason_auc.items()})
             info = log_pyfunc(estimator, meta, run_dir / "model", uses_minilm=spec.kind == "minilm")
             model_uri = info.model_uri
             mlflow.log_metric("fit_seconds", fit_seconds)
         outcome = CandidateOutcome(
-            spec.name,
-            spec.kind,
-            eligible,
-            run.info.run_id,
-            metrics,
-            temporal_metrics,
-            cv_seconds,
-            fit_seconds,
-            model_uri,
-            results,
+            name=spec.name,
+            kind=spec.kind,
+            eligible=eligible,
+            run_id=run.info.run_id,
+            metrics=metrics,
+            temporal=temporal_metrics,
+            cv_seconds=cv_seconds,
+            fit_seconds=fit_seconds,
+            model_uri=model_uri,
+            behaviour=results,
         )
         outcome.total_seconds = time.perf_counter() - run_started
         mlflow.log_metric("total_seconds", outcome.total_seconds)
@@ -399,6 +403,18 @@ def _run_candidate(
         f"({cv_seconds:.0f}s CV, {outcome.total_seconds:.0f}s in all)"
     )
     return outcome, cv
+
+
+def _with_reasons(estimator: Any, config: ExperimentConfig, data: TrainingData) -> Any:
+    """The estimator, with a reason head for explanation when it has none and the data has rationales."""
+    head_config = config.reason_head
+    if not head_config.enabled or estimator.predict_reasons(data.X.head(1)) is not None:
+        return estimator
+    if not any(isinstance(r, str) and r.strip() for r in data.rationale):
+        return estimator
+    head = ReasonHead(head_config.text.model_dump(), head_config.C, head_config.min_reason_count)
+    head.fit(data.X, data.rationale)
+    return WithReasons(estimator, head) if head.codes_ else estimator
 
 
 def _reason_labels() -> dict[str, str]:
@@ -627,7 +643,7 @@ def train_all(
 def summary_table(jurisdiction: str, outcomes: dict[str, CandidateOutcome], best: str | None) -> str:
     """A fixed-width table: one row per candidate, metrics with 95 % intervals, wall time."""
     header = (
-        f"{'candidate':<24} {'ROC-AUC [95% CI]':<22} {'PR-AUC ovt [95% CI]':<22} {'Brier':>6} {'ECE':>6} "
+        f"{'candidate':<30} {'ROC-AUC [95% CI]':<22} {'PR-AUC ovt [95% CI]':<22} {'Brier':>6} {'ECE':>6} "
         f"{'BalAcc':>6} {'temporal AUC':>12} {'time s':>7}"
     )
     lines = [
@@ -640,7 +656,7 @@ def summary_table(jurisdiction: str, outcomes: dict[str, CandidateOutcome], best
         temporal = f"{o.temporal['roc_auc'].value:.3f}" if o.temporal else "-"
         m = o.metrics
         lines.append(
-            f"{(o.name + mark)[:24]:<24} {m['roc_auc'].format():<22} {m['pr_auc_overturned'].format():<22} "
+            f"{(o.name + mark)[:30]:<30} {m['roc_auc'].format():<22} {m['pr_auc_overturned'].format():<22} "
             f"{m['brier'].value:>6.3f} {m['ece'].value:>6.3f} {m['balanced_accuracy'].value:>6.3f} "
             f"{temporal:>12} {o.total_seconds:>7.1f}"
         )

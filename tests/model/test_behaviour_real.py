@@ -22,7 +22,7 @@ from training.pyfunc import PrescreenModel, build_metadata
 pytestmark = [pytest.mark.model, pytest.mark.data]
 
 #: The candidate of each default experiment whose behaviour is checked (the one expected to be champion).
-CHECKED = {"dwc": "tfidf-checklist", "dmhc": "dmhc-lr"}
+CHECKED = {"dwc": "tfidf-checklist", "dmhc": "dmhc-gbm"}
 
 
 @pytest.mark.parametrize("config_path", DEFAULT_CONFIGS, ids=lambda p: p.stem)

@@ -11,7 +11,15 @@ import pytest
 
 from features.view import view_frame
 from tests.synthetic_items import synthetic_items
-from training.candidates import _EMBEDDING_CACHE, Calibrated, MiniLMModel, build_candidate, embed_texts
+from training.candidates import (
+    _EMBEDDING_CACHE,
+    Calibrated,
+    MiniLMModel,
+    ReasonHead,
+    WithReasons,
+    build_candidate,
+    embed_texts,
+)
 from training.config import (
     DmhcCandidate,
     LeakageCeilingCandidate,
@@ -78,6 +86,20 @@ def test_rationale_supervised_needs_rationales_and_exposes_reasons(data: tuple[A
     assert reasons is not None and reasons.shape[0] == 3
     assert {"no_functional_improvement", "quantity_unspecified"} <= set(reasons.columns)
     assert ((reasons >= 0) & (reasons <= 1)).all().all()
+
+
+def test_reason_head_explains_without_changing_probabilities(data: tuple[Any, ...]) -> None:
+    X, y, groups, rationale = data
+    dwc = (X["jurisdiction"] == "dwc").to_numpy()
+    X, y, groups, rationale = X[dwc].reset_index(drop=True), y[dwc], groups[dwc], rationale[dwc]
+    model = build_candidate(TfidfLRCandidate(name="t", text=SMALL_TEXT, calibration_folds=2)).fit(X, y, groups)
+    assert model.predict_reasons(X) is None
+    explained = WithReasons(model, ReasonHead(min_reason_count=2).fit(X, rationale))
+    assert np.array_equal(explained.predict_proba(X), model.predict_proba(X))
+    reasons = explained.predict_reasons(X.head(2))
+    assert reasons is not None and "no_functional_improvement" in reasons.columns
+    no_rationales = ReasonHead().fit(X, np.array([""] * len(X), dtype=object))
+    assert no_rationales.predict_reasons(X) is None
 
 
 @pytest.mark.parametrize("model", ["lr", "gbm"])

@@ -35,9 +35,10 @@ def items(tmp_path: Path) -> Path:
     return path
 
 
-def _config(tmp_path: Path, **gates: Any) -> Path:
+def _config(tmp_path: Path, tfidf_C: float = 1.0, **gates: Any) -> Path:
     data = yaml.safe_load((EXPERIMENTS_DIR / "smoke.yaml").read_text())
     data["gates"].update(gates)
+    data["candidates"][1]["C"] = tfidf_C
     path = tmp_path / "smoke.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -59,6 +60,16 @@ def test_train_registers_and_promotes_then_a_failed_gate_keeps_the_champion(
     assert str(champion.version) == "1"
     assert champion.tags["data_digest"].startswith("sha256:") and champion.tags["git_commit"]
     assert "roc_auc" in champion.tags and champion.tags["gates"] == "passed"
+    assert result.decision is not None
+    assert {g.name for g in result.decision.gates} == {
+        "eligible",
+        "beats_champion",
+        "beats_prior",
+        "calibration",
+        "behaviour_invariance",
+        "behaviour_directional",
+        "behaviour_minimum_functionality",
+    }
 
     runs = client.search_runs([result.experiment_id])
     assert {r.info.run_name for r in runs} == {"prior", "tfidf-lr"}
@@ -80,6 +91,16 @@ def test_train_registers_and_promotes_then_a_failed_gate_keeps_the_champion(
             run.inputs is not None and run.inputs.dataset_inputs
         )  # the dataset (with its digest) is logged with every run
     assert result.candidates["tfidf-lr"].metrics["roc_auc"].value > 0.6  # floor: the synthetic signal is easy
+
+    # The champion loads by alias on its own and explains with reasons mined from the (synthetic) rationales.
+    import json
+
+    import mlflow
+
+    loaded = mlflow.pyfunc.load_model("models:/imr-dwc@champion")
+    [row] = loaded.unwrap_python_model().predict_records([{"item_text": "Norco", "summary": "chronic pain"}])
+    codes = {r["code"] for r in json.loads(row["reasons"])}
+    assert codes and codes <= {"no_functional_improvement", "quantity_unspecified", "criteria_not_met"}
     assert any("fold 2/2" in line for line in lines) and "DWC candidates" in result.table
 
     # A second training whose calibration gate cannot pass registers v2 but leaves the alias on v1.
@@ -88,6 +109,15 @@ def test_train_registers_and_promotes_then_a_failed_gate_keeps_the_champion(
     assert strict.decision is not None and [g.name for g in strict.decision.failed] == ["calibration"]
     assert str(client.get_model_version_by_alias("imr-dwc", "champion").version) == "1"
     assert client.get_model_version("imr-dwc", "2").tags["gates"].startswith("failed: calibration")
+
+    # A third training with another configuration re-evaluates the champion's own configuration on its folds.
+    lines.clear()
+    other = run_training(_config(tmp_path, tfidf_C=7.0), tracking_uri=store, data_path=items, say=lines.append)
+    if result.best == "tfidf-lr":
+        assert any("re-evaluating champion v1" in line for line in lines)
+    assert other.decision is not None
+    [champion_gate] = [g for g in other.decision.gates if g.name == "beats_champion"]
+    assert "v1" in champion_gate.detail
     assert time.perf_counter() - started < 60
 
 

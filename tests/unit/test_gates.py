@@ -67,7 +67,7 @@ def test_decide() -> None:
 
 def test_model_name_and_lock_path(tmp_path: Path) -> None:
     assert model_name("dwc") == "imr-dwc"
-    assert lock_path(f"sqlite:///{tmp_path}/mlflow.db") == tmp_path / "mlflow.db.registry.lock"
+    assert lock_path(f"sqlite:///{tmp_path}/mlflow.db") == tmp_path / "mlartifacts" / ".mlflow.db.registry.lock"
     assert lock_path("http://mlflow:5000") != lock_path("http://other:5000")
 
 

@@ -111,6 +111,7 @@ def test_candidate_json_round_trip_and_eligibility() -> None:
         cfg.TemporalConfig,
         cfg.EvaluationConfig,
         cfg.GatesConfig,
+        cfg.ReasonHeadConfig,
         cfg.ExperimentConfig,
     ],
     ids=lambda m: m.__name__,
