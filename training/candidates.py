@@ -195,6 +195,26 @@ class TextFeaturizer(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             return sp.csr_matrix((len(X), 1))
         return sp.hstack(blocks, format="csr")
 
+    def feature_names(self) -> list[str | None]:
+        """A readable name per output column, or None where a column means nothing to a person (char n-grams).
+
+        Serving shows these as the model's own attribution ("what moved the estimate").
+        """
+        from features.checklist import CHECKS
+
+        names: list[str | None] = []
+        for field, vectorizer in self.vectorizers_:
+            readable = vectorizer.analyzer == "word"
+            label = field.replace("_", " ")
+            names.extend(f"{label}: {term}" if readable else None for term in vectorizer.get_feature_names_out())
+        if self.encoder_ is not None:
+            names.extend(f"category: {c}" for c in self.encoder_.categories_[0])
+        if self._spec().checklist_weight > 0:
+            names.extend(f"checklist missing: {c.title}" for c in CHECKS)
+            names.extend(f"checklist passed: {c.title}" for c in CHECKS)
+            names.extend(["checklist: number of missing checks", "checklist: number of passed checks"])
+        return names
+
     def transform(self, X: pd.DataFrame) -> sp.csr_matrix:
         blocks: list[sp.spmatrix] = []
         cache: dict[str, list[str]] = {}

@@ -10,6 +10,12 @@ depends on exactly this contract):
 - ``reasons`` (JSON string): up to three ``{"code", "label", "probability"}``, most likely first, from the
   rationale-supervised reason head when the model has one, else ``[]``.
 
+``predict_records`` (serving's fast path) adds ``top_terms``: the model's own attribution for that request, the
+readable features with the largest contribution to the logistic score (``weight`` > 0 pushes toward upheld), when the
+champion has a linear head over named features. ``similar(records, k)`` returns the k most similar past
+determinations from the index built at training time and shipped in the model's artifacts (``similar/``: JSON,
+npz and parquet, loaded without running code; see ``features.similar``).
+
 The wrapper itself is logged as code (``training/pyfunc_entry.py``, MLflow's models-from-code), not pickled.
 Serialisation: the fitted estimator is a joblib (pickle) file inside the model's artifact folder. Loading a pickle
 runs code, which is acceptable here because a model is only ever loaded from our own registry, written by
@@ -40,6 +46,9 @@ from features.view import PrescreenRequest, view_frame
 REQUEST_COLUMNS: tuple[str, ...] = tuple(PrescreenRequest.model_fields)
 OUTPUT_COLUMNS: tuple[str, ...] = ("p_upheld", "label", "reasons")
 TOP_REASONS = 3
+TOP_TERMS = 8
+#: Attributes under which a wrapper keeps the estimator it wraps (calibration, reason heads).
+_WRAPPED = ("base_", "outcome_", "model_", "estimator_", "model", "base")
 
 ESTIMATOR_FILE = "estimator.joblib"
 METADATA_FILE = "metadata.json"
@@ -59,6 +68,8 @@ class PrescreenModel(PythonModel):
     def __init__(self, estimator: Any = None, meta: dict[str, Any] | None = None) -> None:
         self._estimator = estimator
         self._meta: dict[str, Any] = meta or {}
+        self._similar: Any = None
+        self._linear: tuple[Any, np.ndarray, list[str | None]] | None = None
 
     # -- MLflow --------------------------------------------------------------------------------------------------
     def load_context(self, context: Any) -> None:
@@ -66,6 +77,12 @@ class PrescreenModel(PythonModel):
 
         self._estimator = joblib.load(context.artifacts["estimator"])
         self._meta = json.loads(Path(context.artifacts["metadata"]).read_text(encoding="utf-8"))
+        self._similar = None
+        if "similar" in context.artifacts:
+            from features.similar import SimilarIndex
+
+            self._similar = SimilarIndex.load(Path(context.artifacts["similar"]))
+        self._linear = _linear_parts(self._estimator)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         records: list[dict[str, Any]] = pd.DataFrame(model_input).to_dict(orient="records")  # type: ignore[assignment]
@@ -79,6 +96,7 @@ class PrescreenModel(PythonModel):
         frame = view_frame([self._request(r) for r in records])
         p = np.asarray(self._estimator.predict_proba(frame))[:, 1]
         reasons = self._reasons(frame)
+        terms = self.top_terms(frame)
         threshold = float(self._meta.get("threshold", 0.5))
         labels = self.label_names
         return [
@@ -86,9 +104,35 @@ class PrescreenModel(PythonModel):
                 "p_upheld": float(p[i]),
                 "label": labels[1] if p[i] >= threshold else labels[0],
                 "reasons": json.dumps(reasons[i]),
+                "top_terms": terms[i],
             }
             for i in range(len(records))
         ]
+
+    def similar(self, records: list[dict[str, Any]], k: int = 5) -> list[list[dict[str, Any]]]:
+        """The k most similar past determinations per request (empty lists when no index was shipped)."""
+        if self._similar is None:
+            return [[] for _ in records]
+        hits = self._similar.query([self._request(r) for r in records], k=k)
+        return [[hit.as_dict() for hit in row] for row in hits]
+
+    def top_terms(self, frame: pd.DataFrame) -> list[list[dict[str, Any]]]:
+        """Per row, the readable features that contributed most to the linear score (positive: toward upheld)."""
+        if self._linear is None:
+            return [[] for _ in range(len(frame))]
+        featurizer, coef, names = self._linear
+        matrix = featurizer.transform(frame).tocsr()
+        out: list[list[dict[str, Any]]] = []
+        for i in range(matrix.shape[0]):
+            row = matrix.getrow(i)
+            contributions = [
+                (names[j], float(v * coef[j]))
+                for j, v in zip(row.indices, row.data, strict=True)
+                if j < len(names) and names[j] is not None and v * coef[j] != 0
+            ]
+            contributions.sort(key=lambda c: -abs(c[1]))
+            out.append([{"feature": n, "weight": round(w, 4)} for n, w in contributions[:TOP_TERMS]])
+        return out
 
     # -- details -------------------------------------------------------------------------------------------------
     @property
@@ -123,6 +167,29 @@ class PrescreenModel(PythonModel):
                 ]
             )
         return out
+
+
+def _linear_parts(estimator: Any) -> tuple[Any, np.ndarray, list[str | None]] | None:
+    """The featurizer, coefficients and feature names of the linear head inside a (wrapped) estimator, if any."""
+    stack, seen = [estimator], set()
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        featurizer, head = getattr(current, "featurizer_", None), getattr(current, "lr_", None)
+        if (
+            featurizer is not None
+            and head is not None
+            and hasattr(featurizer, "feature_names")
+            and hasattr(head, "coef_")
+        ):
+            coef = np.asarray(head.coef_).ravel()
+            names = featurizer.feature_names()
+            if len(names) == len(coef):
+                return featurizer, coef, names
+        stack.extend(getattr(current, attr, None) for attr in _WRAPPED)
+    return None
 
 
 def input_schema() -> Schema:
@@ -206,8 +273,13 @@ def log_pyfunc(
     workdir: Path,
     uses_minilm: bool = False,
     name: str = "model",
+    similar_table: pd.DataFrame | None = None,
 ) -> Any:
-    """Log the fitted estimator as a pyfunc into the active run; returns MLflow's ModelInfo."""
+    """Log the fitted estimator as a pyfunc into the active run; returns MLflow's ModelInfo.
+
+    With ``similar_table`` (the training items), the similar-determinations index is built from it and shipped
+    inside the model, so it is versioned with the champion and loaded with it.
+    """
     import joblib
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -215,10 +287,17 @@ def log_pyfunc(
     meta_path = workdir / METADATA_FILE
     joblib.dump(estimator, estimator_path, compress=3)
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+    artifacts = {"estimator": str(estimator_path), "metadata": str(meta_path)}
+    if similar_table is not None and not similar_table.empty:
+        from features.similar import SimilarIndex
+
+        similar_dir = workdir / "similar"
+        SimilarIndex.build(similar_table, str(meta.get("jurisdiction", "dwc"))).save(similar_dir)
+        artifacts["similar"] = str(similar_dir)
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-        artifacts={"estimator": str(estimator_path), "metadata": str(meta_path)},
+        artifacts=artifacts,
         signature=signature(),
         input_example=input_example(meta.get("jurisdiction", "dwc")),
         pip_requirements=pip_requirements(uses_minilm),

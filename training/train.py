@@ -381,7 +381,13 @@ def _run_candidate(
             reason_auc = getattr(estimator, "reason_auc_", None)
             if reason_auc:
                 mlflow.log_metrics({f"reason_auc_{code}": value for code, value in reason_auc.items()})
-            info = log_pyfunc(estimator, meta, run_dir / "model", uses_minilm=spec.kind == "minilm")
+            info = log_pyfunc(
+                estimator,
+                meta,
+                run_dir / "model",
+                uses_minilm=spec.kind == "minilm",
+                similar_table=data.table if eligible else None,
+            )
             model_uri = info.model_uri
             mlflow.log_metric("fit_seconds", fit_seconds)
         outcome = CandidateOutcome(

@@ -101,3 +101,34 @@ def test_reasons_come_from_the_reason_head(training_frame: tuple[Any, ...]) -> N
 def test_signature_has_one_column_per_request_field() -> None:
     schema = input_schema()
     assert len(schema.inputs) == len(REQUEST_COLUMNS) > 1
+
+
+def test_logged_model_ships_similar_index_and_attribution(
+    tmp_path: Path, _empty_tracking_db: Path, training_frame: tuple[Any, ...]
+) -> None:
+    import mlflow
+
+    from features.dataset import items_to_frame
+
+    items = synthetic_items(cases=48)
+    X, y, groups, _ = training_frame
+    estimator = Calibrated(TextLR(text={"char_ngrams": None, "min_df": 1}), folds=2).fit(X, y, groups)
+    shutil.copy(_empty_tracking_db, tmp_path / "mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment("s", artifact_location=(tmp_path / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
+        info = log_pyfunc(
+            estimator,
+            build_metadata("dwc", "test", float(y.mean()), {}),
+            tmp_path / "work",
+            similar_table=items_to_frame(items),
+        )
+    model = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model()
+    request = {"jurisdiction": "dwc", "item_text": items[0].item_text, "summary": items[0].summary}
+    [row] = model.predict_records([request])
+    assert row["top_terms"], "a linear champion explains itself with its own features"
+    assert all(t["feature"] and t["weight"] != 0 for t in row["top_terms"])
+    assert all("char" not in t["feature"] for t in row["top_terms"])
+    [hits] = model.similar([request], k=3)
+    assert 1 <= len(hits) <= 3
+    assert {"item_text", "determination", "case_id", "rationale_excerpt"} <= set(hits[0])
