@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -160,8 +161,30 @@ def _manifest(
     }
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_builds(out_dir: Path) -> list[Path]:
+    """Delete the staging folders of builds that were killed (their process is gone); returns what was removed."""
+    removed = []
+    for staged in out_dir.glob(".build-*"):
+        pid = staged.name.removeprefix(".build-")
+        if staged.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(staged, ignore_errors=True)
+            removed.append(staged)
+    return removed
+
+
 def _write_atomically(build: BuildResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_builds(out_dir)  # a build killed mid-write leaves its staging folder; the table itself is intact
     staged = out_dir / f".build-{os.getpid()}"
     staged.mkdir(exist_ok=True)
     build.table.to_parquet(staged / "items.parquet", index=False)

@@ -20,6 +20,8 @@ import hashlib
 import math
 import re
 import threading
+import time
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +34,9 @@ from features.schema import Determination, Item, RecordError
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_DECODED_STREAM_BYTES",
     "MAX_PAGES",
+    "MAX_PDF_SECONDS",
     "MAX_TEXT_CHARS",
     "LetterError",
     "extract_text",
@@ -50,6 +54,12 @@ MAX_PAGES = 200
 MAX_BYTES = 64 * 1024 * 1024
 #: Text longer than this is refused before any pattern runs over it.
 MAX_TEXT_CHARS = 5_000_000
+#: All of a PDF's streams, decompressed, may hold at most this many bytes; checked before pdfium sees the file.
+#: Real letters hold under 0.2 MB; pdfium needs about 110 bytes of memory per byte of text-drawing operators, so
+#: this bounds one parse to about 0.5 GB and 2 s (a 240 KB "deflate bomb" otherwise took 13 GB and 72 s).
+MAX_DECODED_STREAM_BYTES = 4 * 1024 * 1024
+#: Text extraction stops with a LetterError once it has run this long (checked between pages).
+MAX_PDF_SECONDS = 20.0
 #: Pages are joined with a form feed so that running headers/footers can be recognised per page.
 PAGE_BREAK = "\f"
 
@@ -109,6 +119,7 @@ def _pdf_text(data: bytes, source: str) -> str:
     # pdfium silently "repairs" truncated files and returns the pages it could find, so check the trailer here.
     if b"%%EOF" not in data[-2048:]:
         raise LetterError(source, "truncated PDF (no %%EOF trailer)")
+    check_pdf_streams(data, source)
     with _PDFIUM_LOCK:
         pages = _pdf_pages(data, source)
     text = PAGE_BREAK.join(pages)
@@ -130,11 +141,97 @@ def _pdf_pages(data: bytes, source: str) -> list[str]:
             raise LetterError(source, f"PDF has {n_pages} pages (limit {MAX_PAGES})")
         if n_pages == 0:
             raise LetterError(source, "PDF has no pages")
-        return [_page_text(doc, index) for index in range(n_pages)]
+        deadline = time.monotonic() + MAX_PDF_SECONDS
+        pages = []
+        for index in range(n_pages):
+            if time.monotonic() > deadline:
+                raise LetterError(source, f"PDF text extraction took longer than {MAX_PDF_SECONDS:.0f} s")
+            pages.append(_page_text(doc, index))
+        return pages
     except pdfium.PdfiumError as exc:
         raise LetterError(source, "corrupt PDF (a page cannot be read)") from exc
     finally:
         doc.close()
+
+
+_STREAM_RE = re.compile(rb"stream\r?\n")
+# Filters pdfium would expand that no letter generator uses; refused rather than budgeted.
+_REFUSED_FILTER_RE = re.compile(rb"/(?:LZWDecode|LZW|RunLengthDecode|RL)\b")
+_ARMOURED_CHAIN_RE = re.compile(rb"/Filter\s*\[\s*/(?:ASCII85Decode|A85|ASCIIHexDecode|AHx)\s*/")
+_ZLIB_HEADER_FIRST = frozenset({0x08, 0x18, 0x28, 0x38, 0x48, 0x58, 0x68, 0x78})
+_INFLATE_CHUNK = 64 * 1024
+# How far before "stream" the stream's dictionary may start (the part searched for refused filters).
+_MAX_DICT_BYTES = 4096
+
+
+def _looks_like_zlib(data: bytes | memoryview) -> bool:
+    return len(data) >= 2 and data[0] in _ZLIB_HEADER_FIRST and (data[0] * 256 + data[1]) % 31 == 0
+
+
+def _inflated_size(data: bytes | memoryview, start: int, budget: int) -> int | None:
+    """Bytes the zlib stream at ``data[start:]`` inflates to (``budget + 1`` once over it); None if it is not zlib.
+
+    Input is fed in small chunks until the stream ends itself, so neither a missing end marker nor a hidden
+    "endstream" changes the count, and the cost is linear in the stream. Nested zlib layers
+    (``[/FlateDecode /FlateDecode]``) are followed too.
+    """
+    view = memoryview(data)
+    if not _looks_like_zlib(view[start : start + 2]):
+        return None
+    inflater = zlib.decompressobj()
+    total = 0
+    head = b""
+    position = start
+    try:
+        while total <= budget and not inflater.eof and position < len(view):
+            chunk: bytes | memoryview = view[position : position + _INFLATE_CHUNK]
+            position += len(chunk)
+            while chunk and total <= budget and not inflater.eof:
+                out = inflater.decompress(chunk, min(1 << 20, budget + 1 - total))
+                head = head or out[:2]
+                total += len(out)
+                chunk = inflater.unconsumed_tail
+    except zlib.error:
+        if total == 0:
+            return None  # not zlib after all: pdfium will judge it
+    if total <= budget and _looks_like_zlib(head):
+        # another zlib layer: inflate this one in full (it is within budget) and count the inner one instead
+        outer = zlib.decompressobj()
+        inner = outer.decompress(view[start:position], budget + 1)
+        nested = _inflated_size(inner, 0, budget)
+        if nested is not None:
+            return max(total, nested)
+    return total
+
+
+def check_pdf_streams(data: bytes, source: str, budget: int | None = None) -> int:
+    """Refuse a PDF whose streams decompress to more than ``MAX_DECODED_STREAM_BYTES`` in all (a "deflate bomb"),
+    or that uses a filter letters never use. Returns the decoded total. Cost: linear in the file and the budget."""
+    limit = MAX_DECODED_STREAM_BYTES if budget is None else budget
+    total = 0
+    position = 0  # the end of the last stream's data: stream dictionaries are searched only outside stream data
+    while total <= limit:
+        match = _STREAM_RE.search(data, position)
+        if match is None:
+            break
+        start = match.end()
+        if match.start() >= 3 and data[match.start() - 3 : match.start()] == b"end":
+            position = start  # "endstream" followed by a newline
+            continue
+        dictionary = data[max(position, match.start() - _MAX_DICT_BYTES) : match.start()]
+        if _REFUSED_FILTER_RE.search(dictionary) or _ARMOURED_CHAIN_RE.search(dictionary):
+            raise LetterError(
+                source, "PDF uses a stream compression that letters never use (LZW, run-length or chained)"
+            )
+        size = _inflated_size(data, start, limit - total)
+        end = data.find(b"endstream", start)
+        if size is None:  # stored or image data: counts as it is
+            size = (end if end >= 0 else len(data)) - start
+        total += size
+        position = end if end >= start else len(data)
+    if total > limit:
+        raise LetterError(source, f"PDF streams decompress to more than {limit} bytes (a compression bomb?)")
+    return total
 
 
 def _page_text(doc: pdfium.PdfDocument, index: int) -> str:

@@ -15,7 +15,6 @@ import contextlib
 import datetime as dt
 import gc
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -231,12 +230,6 @@ async def _score_case_records(
     return await run_in_threadpool(score_records, champion, records, rules, explain)
 
 
-def _safe_name(name: str | None, default: str) -> str:
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip()[:120]
-    return base or default
-
-
 async def _upload(request: Request, max_bytes: int) -> tuple[bytes, str | None, str | None]:
     """The bytes, file name and media type of the ``file`` part of a multipart body."""
     try:
@@ -402,7 +395,8 @@ async def letters(
         data, filename = await request.body(), None
     is_pdf = b"%PDF-" in data[:1024]  # as the letter parser decides
     claimed_pdf = media == "application/pdf" or (filename or "").lower().endswith(".pdf")
-    source = _safe_name(filename, "letter.pdf" if is_pdf else "letter.txt")
+    # Never the upload's own file name: it can carry a patient's name, and it would reach error messages.
+    source = "letter.pdf" if is_pdf else "letter.txt"
     if not data.strip():
         raise ApiError.one(422, "file", f"{source}: is empty")
     if claimed_pdf and not is_pdf:

@@ -508,6 +508,24 @@ def _champion_auc(
     return value, f"{label} {champion.candidate_config.get('name', '')}".strip()
 
 
+def _tag_artifact_hash(client: Any, name: str, version: str, uri: str) -> None:
+    """Record the hash of the registered artifacts, so serving refuses a model whose files changed afterwards.
+
+    Downloaded through ``models:/name/version``, the same route serving uses, so both hash the same tree.
+    """
+    import mlflow
+
+    from features.integrity import ARTIFACT_SHA256_TAG, tree_sha256
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=str(Path(tmp) / "model"), tracking_uri=uri
+        )
+        client.set_model_version_tag(name, version, ARTIFACT_SHA256_TAG, tree_sha256(Path(local)))
+
+
 def run_training(
     config_path: Path,
     tracking_uri: str | None = None,
@@ -603,6 +621,7 @@ def run_training(
                 }
                 assert best.model_uri is not None
                 registered = register(client, name, best.model_uri, best.run_id, version_tags)
+                _tag_artifact_hash(client, name, registered, uri)
                 say(f"[{config.jurisdiction}] registered {name} v{registered} ({best.name}); gates:")
                 say(decision.explain())
                 if decision.promote:
