@@ -52,7 +52,7 @@ tune: $(RAY_STAMP) ## tune a candidate with Ray Tune (CONFIG=experiments/dwc.yam
 	test -f data/items.parquet || $(BIN)/imr data
 	$(BIN)/imr tune --config $(or $(CONFIG),experiments/dwc.yaml) --candidate $(or $(CANDIDATE),tfidf-lr) --samples $(or $(SAMPLES),16)
 
-test: $(RAY_STAMP) ## run the whole test suite (unit, data, model, api, browser; Ray equivalence included)
+test: $(RAY_STAMP) lint typecheck ## ruff, mypy, then the whole test suite (unit, data, model, api, browser, hardening, Ray)
 	$(BIN)/pytest -q
 
 lint: $(STAMP) ## ruff check + format check

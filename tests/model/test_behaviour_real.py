@@ -1,4 +1,4 @@
-"""Behavioural tests of the default candidates trained on the real item table (skipped until `make data` ran).
+"""Behavioural tests of the default candidates trained on the real item table (built from ../shared if absent).
 
 The same checks gate promotion in `make train`; here they run on their own so a regression in features or
 candidates shows up in `make test` without a full training.
@@ -7,10 +7,11 @@ candidates shows up in `make test` without a full training.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from features.dataset import load_items
-from features.paths import items_path
+from features.dataset import build_dataset, load_items
+from features.paths import items_path, shared_dir
 from features.schema import LABELS
 from features.view import view_frame
 from training import behaviour
@@ -25,12 +26,20 @@ pytestmark = [pytest.mark.model, pytest.mark.data]
 CHECKED = {"dwc": "tfidf-checklist", "dmhc": "dmhc-gbm"}
 
 
+@pytest.fixture(scope="module")
+def real_table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    if items_path().exists():
+        return load_items()
+    raw = shared_dir() / "data" / "raw"
+    if not raw.is_dir():
+        pytest.skip(f"the public data is not at {raw} (set IMR_SHARED_DIR)")
+    return build_dataset([str(raw)], tmp_path_factory.mktemp("data")).table
+
+
 @pytest.mark.parametrize("config_path", DEFAULT_CONFIGS, ids=lambda p: p.stem)
-def test_default_candidate_passes_behavioural_tests(config_path: object) -> None:
-    if not items_path().exists():
-        pytest.skip("no item table yet: run `make data`")
+def test_default_candidate_passes_behavioural_tests(config_path: object, real_table: pd.DataFrame) -> None:
     config = load_config(config_path)  # type: ignore[arg-type]
-    table = load_items()
+    table = real_table
     rows = table[table["jurisdiction"].astype(str) == config.jurisdiction].reset_index(drop=True)
     if rows.empty:
         pytest.skip(f"the item table has no {config.jurisdiction} rows")
