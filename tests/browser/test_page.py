@@ -244,7 +244,8 @@ def test_upload_a_file_that_is_not_a_letter(page: Any) -> None:
     )
     page.click("#letter-submit")
     page.wait_for_selector("#alert li[data-field='file']")
-    assert "list.txt" in page.inner_text("#alert")
+    alert = page.inner_text("#alert")
+    assert "not an IMR determination letter" in alert and "list.txt" not in alert  # never the upload's own name
 
 
 def test_evaluation_view(page: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -33,7 +34,9 @@ def load_soak() -> ModuleType:
 def test_short_soak(fake_registry: FakeRegistry) -> None:
     soak = load_soak()
     cfg = soak.SoakConfig(seconds=30.0, clients=50, warmup_s=5.0, tracking_uri=fake_registry.uri, sample_every_s=3.0)
-    report = soak.run(cfg)
+    # A thread of its own: an earlier test (Playwright's sync API) may leave an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        report = pool.submit(soak.run, cfg).result()
     print("\n" + report.table())
     assert report.ok, report.problems
     assert report.failed == 0 and report.server_errors == 0
