@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import signal
 import sys
 import tempfile
@@ -103,33 +102,6 @@ def default_champion() -> str | None:
     return uri if "dwc" in found else None
 
 
-def register_stand_in(root: Path) -> str:
-    """Register the TF-IDF stand-in as the DWC champion of a temporary store; its URI."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from tfidf_champion import fit_pipeline
-
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    experiment_id = client.create_experiment("bench-ray", artifact_location=(root / "artifacts").as_uri())
-    pipeline_path = root / "pipeline.pkl"
-    pipeline_path.write_bytes(pickle.dumps(fit_pipeline()))
-    with mlflow.start_run(experiment_id=experiment_id):
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(REPO / "benchmarks" / "tfidf_champion.py"),
-            artifacts={"pipeline": str(pipeline_path)},
-            pip_requirements=[],
-            registered_model_name="imr-dwc",
-        )
-    client.set_registered_model_alias("imr-dwc", "champion", str(info.registered_model_version))
-    return uri
-
-
 # -- measurements --------------------------------------------------------------------------------------------------
 
 
@@ -196,7 +168,10 @@ def main() -> None:
         uri = default_champion()
         champion = "models:/imr-dwc@champion (default registry)"
         if uri is None:
-            uri = register_stand_in(root)
+            sys.path.insert(0, str(REPO / "benchmarks"))
+            from tfidf_champion import register_stand_in
+
+            uri = register_stand_in(root, "bench-ray")
             champion = "TF-IDF + LR stand-in (benchmarks/tfidf_champion.py)"
         requests = write_requests(dwc_requests(), args.rows, root / "requests.parquet")
         started = time.perf_counter()

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import os
-import pickle
 import secrets
 import signal
 import socket
@@ -100,38 +99,6 @@ def default_champion_uri() -> str | None:
         MlflowClient(uri, uri).get_model_version_by_alias("imr-dwc", "champion")
     except Exception:
         return None
-    return uri
-
-
-def register_stand_in(root: Path) -> str:
-    """Register the TF-IDF stand-in as imr-dwc and imr-dmhc champion in a temporary store; its URI."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from tfidf_champion import build_similar_index, fit_pipeline
-
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    experiment_id = client.create_experiment("bench", artifact_location=(root / "artifacts").as_uri())
-    pipeline_path = root / "pipeline.pkl"
-    pipeline_path.write_bytes(pickle.dumps(fit_pipeline()))
-    similar_path = build_similar_index(root / "similar")
-    for jurisdiction in ("dwc", "dmhc"):
-        name = f"imr-{jurisdiction}"
-        with mlflow.start_run(experiment_id=experiment_id):
-            mlflow.log_metrics({"roc_auc": 0.5})
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(REPO / "benchmarks" / "tfidf_champion.py"),
-                artifacts={"pipeline": str(pipeline_path), "similar": str(similar_path)},
-                code_paths=[str(REPO / "features")],
-                pip_requirements=[],
-                registered_model_name=name,
-            )
-        client.set_registered_model_alias(name, "champion", str(info.registered_model_version))
     return uri
 
 
@@ -286,6 +253,9 @@ def main() -> int:
         champion = "models:/imr-dwc@champion (default registry)"
         if uri is None:
             print("No champion in the default registry: registering the TF-IDF stand-in.", flush=True)
+            sys.path.insert(0, str(REPO / "benchmarks"))
+            from tfidf_champion import register_stand_in
+
             uri = register_stand_in(tmp)
             champion = "TF-IDF + LR stand-in (benchmarks/tfidf_champion.py) as models:/imr-dwc@champion"
         ours_port, theirs_port = free_port(), free_port()

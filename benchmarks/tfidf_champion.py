@@ -173,4 +173,34 @@ class TfidfChampion(PythonModel):
         return pd.DataFrame(self.predict_records(records))
 
 
+def register_stand_in(root: Path, experiment: str = "bench") -> str:
+    """Register this stand-in as imr-dwc and imr-dmhc champion in a temporary store (for the benchmarks); its URI."""
+    from mlflow import MlflowClient
+
+    repo = Path(__file__).resolve().parents[1]
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
+    experiment_id = client.create_experiment(experiment, artifact_location=(root / "artifacts").as_uri())
+    pipeline_path = root / "pipeline.pkl"
+    pipeline_path.write_bytes(pickle.dumps(fit_pipeline()))
+    similar_path = build_similar_index(root / "similar")
+    for jurisdiction in ("dwc", "dmhc"):
+        name = f"imr-{jurisdiction}"
+        with mlflow.start_run(experiment_id=experiment_id):
+            mlflow.log_metrics({"roc_auc": 0.5})
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(Path(__file__).resolve()),
+                artifacts={"pipeline": str(pipeline_path), "similar": str(similar_path)},
+                code_paths=[str(repo / "features")],
+                pip_requirements=[],
+                registered_model_name=name,
+            )
+        client.set_registered_model_alias(name, "champion", str(info.registered_model_version))
+    return uri
+
+
 mlflow.models.set_model(TfidfChampion())
