@@ -34,9 +34,11 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from features.view import CATEGORY_COLUMNS, model_text
 from training.config import (
     Candidate,
+    ConstantCandidate,
     DmhcCandidate,
     LeakageCeilingCandidate,
     MiniLMCandidate,
+    MonotoneCandidate,
     PriorCandidate,
     RationaleSupervisedCandidate,
     TextFeatures,
@@ -406,6 +408,101 @@ class PriorModel(ImrEstimator):
         return _logit(self.predict_proba(X)[:, 1])
 
 
+class ConstantModel(ImrEstimator):
+    """p(upheld) = the training upheld rate, whatever the request says."""
+
+    def fit(
+        self, X: pd.DataFrame, y: Sequence[int] | np.ndarray, groups: Any = None, rationale: Any = None
+    ) -> ConstantModel:
+        self.rate_ = float(np.mean(np.asarray(y, dtype=float)))
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return _two_columns(np.full(len(X), self.rate_))
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        return _logit(self.predict_proba(X)[:, 1])
+
+
+class PublishedPriorModel(ImrEstimator):
+    """The upheld rate of the row's level, shrunk toward its *published* rate (features.priors), calibrated in the
+    large to the letters' base rate shrunk toward the published overall rate. Reads no text beyond the category."""
+
+    def __init__(self, column: str = "treatment_category", smoothing: float = 30.0, base_rate_strength: float = 300.0):
+        self.column = column
+        self.smoothing = smoothing
+        self.base_rate_strength = base_rate_strength
+
+    def fit(
+        self, X: pd.DataFrame, y: Sequence[int] | np.ndarray, groups: Any = None, rationale: Any = None
+    ) -> PublishedPriorModel:
+        from features.priors import load_published, shrunk_rate
+        from training.monotone import _shift_to_mean
+
+        published = load_published()
+        y_arr = np.asarray(y, dtype=float)
+        levels = X[self.column].astype(str).to_numpy()
+        stats = pd.DataFrame({"level": levels, "y": y_arr}).groupby("level")["y"].agg(["sum", "count"])
+        rates = {
+            str(k): shrunk_rate(
+                float(r["sum"]), float(r["count"]), published.rate_for(str(k)).upheld_rate, self.smoothing
+            )
+            for k, r in stats.iterrows()
+        }
+        overall = published.overall.upheld_rate
+        self.base_rate_ = (float(y_arr.sum()) + self.base_rate_strength * overall) / (
+            len(y_arr) + self.base_rate_strength
+        )
+        self.default_ = overall
+        self.rates_ = rates
+        # Beta posterior of each level's rate (the published rate as `smoothing` pseudo-items), for intervals.
+        self.beta_ = {
+            str(k): (
+                float(r["sum"]) + self.smoothing * published.rate_for(str(k)).upheld_rate,
+                float(r["count"] - r["sum"]) + self.smoothing * (1 - published.rate_for(str(k)).upheld_rate),
+            )
+            for k, r in stats.iterrows()
+        }
+        self.shift_ = 0.0
+        self.shift_ = _shift_to_mean(self.predict_proba(X)[:, 1], self.base_rate_)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        from features.priors import load_published
+
+        levels = X[self.column].astype(str).tolist()
+        published = load_published()
+        p = np.array([self.rates_.get(v, published.rate_for(v).upheld_rate) for v in levels])
+        return _two_columns(1.0 / (1.0 + np.exp(-(_logit(p) + self.shift_))))
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        return _logit(self.predict_proba(X)[:, 1])
+
+    def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """95 % interval of each row's p(upheld): the Beta posterior of its level's rate, shifted like the rate."""
+        from scipy.stats import beta as beta_dist
+
+        from features.priors import load_published
+
+        published = load_published()
+        low, high = [], []
+        for level in X[self.column].astype(str).tolist():
+            rate = published.rate_for(level).upheld_rate
+            a, b = self.beta_.get(level, (self.smoothing * rate, self.smoothing * (1 - rate)))
+            q = np.asarray(beta_dist.ppf([0.025, 0.975], a, b), dtype=float)
+            shifted = 1.0 / (1.0 + np.exp(-(_logit(q) + self.shift_)))
+            low.append(float(shifted[0]))
+            high.append(float(shifted[1]))
+        return np.array(low), np.array(high)
+
+    @property
+    def base_rate(self) -> float:
+        return float(self.base_rate_)
+
+    def prior_of(self, level: str) -> float:
+        return float(self.predict_proba(pd.DataFrame({self.column: [level]}))[0, 1])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # TF-IDF + logistic regression
 
@@ -439,15 +536,22 @@ class TextLR(TwoStage):
 # rationale-supervised
 
 
+@functools.lru_cache(maxsize=4096)  # cross-validation mines the same rationales once per fold otherwise
+def _mined(rationale: str) -> frozenset[str]:
+    from features.reasons import mine_reasons
+
+    return frozenset(mine_reasons(rationale))
+
+
 def reason_matrix(rationale: Any, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """0/1 matrix (items x reason codes) of the reasons mined from each rationale, and the codes in order."""
-    from features.reasons import REASONS, mine_reasons
+    from features.reasons import REASONS
 
     codes = tuple(REASONS)
     texts = [None] * n if rationale is None else list(rationale)
     rows = []
     for text in texts:
-        found = mine_reasons(text) if isinstance(text, str) else set()
+        found = _mined(text) if isinstance(text, str) else frozenset()
         rows.append([int(code in found) for code in codes])
     return np.array(rows, dtype=int).reshape(n, len(codes)), codes
 
@@ -1051,10 +1155,24 @@ class MiniLMModel(TwoStage):
 # builder
 
 
-def build_candidate(spec: Candidate, seed: int = 0) -> ImrEstimator:
-    """A fresh, unfitted estimator for one candidate of an experiment config."""
+def build_candidate(spec: Candidate, seed: int = 0, final: bool = False) -> ImrEstimator:
+    """A fresh, unfitted estimator for one candidate of an experiment config.
+
+    ``final``: the model that will be served (bootstrap replicates for intervals are fitted only then).
+    """
     if isinstance(spec, PriorCandidate):
+        if spec.published:
+            return PublishedPriorModel(
+                column=spec.column, smoothing=spec.smoothing, base_rate_strength=spec.base_rate_strength
+            )
         return PriorModel(column=spec.column, smoothing=spec.smoothing)
+    if isinstance(spec, ConstantCandidate):
+        return ConstantModel()
+    if isinstance(spec, MonotoneCandidate):
+        from training.monotone import MonotoneReasonModel
+
+        params = spec.model_dump(exclude={"name", "description", "kind", "replicates"})
+        return MonotoneReasonModel(**params, replicates=spec.replicates if final else 0, seed=seed)
     if isinstance(spec, TfidfLRCandidate):
         base = TextLR(text=spec.text.model_dump(), C=spec.C, class_weight=spec.class_weight)
         return base if spec.calibration == "none" else Calibrated(base, spec.calibration_folds, seed)

@@ -71,6 +71,55 @@ class PriorCandidate(_CandidateBase):
     smoothing: float = Field(
         default=10.0, gt=0, description="Pseudo-count pulling a level's rate toward the overall rate (rare levels)."
     )
+    published: bool = Field(
+        default=False,
+        description="Shrink each level toward its published uphold rate (features.priors, DWC categories) instead "
+        "of the training rate, and calibrate in the large to the published overall rate.",
+    )
+    base_rate_strength: float = Field(
+        default=300.0, ge=0, description="With published: pseudo-items of the published overall rate in the base rate."
+    )
+
+
+class ConstantCandidate(_CandidateBase):
+    """Always the training upheld rate: the bar every model must clear on Brier score and log loss."""
+
+    kind: Literal["constant"] = "constant"
+
+
+class MonotoneCandidate(_CandidateBase):
+    """Reason heads learned from rationales, joined by a sign-constrained outcome layer (training.monotone).
+
+    Documented facts and request words can only lower P(upheld), omissions only raise it: by construction.
+    Every value here is frozen before evaluation (no search over them on these letters).
+    """
+
+    kind: Literal["monotone"] = "monotone"
+    word_penalty: float = Field(default=4.0, gt=0, description="L2 penalty on each word indicator of a reason head.")
+    fact_penalty: float = Field(default=1.0, gt=0, description="L2 penalty on fact and flag indicators.")
+    category_penalty: float = Field(default=1.0, gt=0, description="L2 penalty on the category terms of a head.")
+    outcome_penalty: float = Field(default=1.0, gt=0, description="L2 penalty of the outcome layer.")
+    min_df: int = Field(default=5, ge=1, description="A word n-gram must occur in this many distinct texts.")
+    max_df: float = Field(
+        default=0.3, gt=0, le=1, description="Drop n-grams in more than this share of texts (templates, boilerplate)."
+    )
+    min_reason_count: int = Field(default=8, ge=1, description="Training items a reason needs to get a head.")
+    min_fact_passes: int = Field(
+        default=3, ge=1, description="A documented fact passing in fewer training items gets no column (no weight)."
+    )
+    prior_strength: float = Field(
+        default=30.0, ge=0, description="Pseudo-items pulling each category's rate toward its published rate."
+    )
+    base_rate_strength: float = Field(
+        default=300.0,
+        ge=0,
+        description="Pseudo-items of the published overall uphold rate in the base rate the estimate is calibrated "
+        "to (0: the letters' own rate).",
+    )
+    inner_folds: int = Field(default=3, ge=2, le=10, description="Grouped folds for out-of-fold reason probabilities.")
+    replicates: int = Field(
+        default=10, ge=0, le=100, description="Case-bootstrap replicates of the served model for its 95 % interval."
+    )
 
 
 class TfidfLRCandidate(_CandidateBase):
@@ -198,6 +247,8 @@ class LeakageCeilingCandidate(_CandidateBase):
 
 Candidate = Annotated[
     PriorCandidate
+    | ConstantCandidate
+    | MonotoneCandidate
     | TfidfLRCandidate
     | MiniLMCandidate
     | RationaleSupervisedCandidate
@@ -205,7 +256,9 @@ Candidate = Annotated[
     | LeakageCeilingCandidate,
     Field(discriminator="kind"),
 ]
-CandidateKind = Literal["prior", "tfidf-lr", "minilm", "rationale-supervised", "dmhc", "leakage-ceiling"]
+CandidateKind = Literal[
+    "prior", "constant", "monotone", "tfidf-lr", "minilm", "rationale-supervised", "dmhc", "leakage-ceiling"
+]
 
 
 def is_eligible(candidate: Candidate) -> bool:
@@ -228,6 +281,11 @@ class TemporalConfig(_Strict):
 
     enabled: bool = Field(default=True, description="Also evaluate each candidate on a temporal split.")
     test_fraction: float = Field(default=0.25, gt=0, lt=1, description="Share of the latest cases held out.")
+    held_out: bool = Field(
+        default=False,
+        description="Hold the latest cases out of cross-validation too: every candidate is cross-validated on the "
+        "earlier cases only, and the latest ones are a test that no design choice touches.",
+    )
 
 
 class EvaluationConfig(_Strict):
@@ -280,6 +338,17 @@ class GatesConfig(_Strict):
         le=1,
         description="Share of the hand-written clear cases that must land on the expected side.",
     )
+    beat_constant: bool = Field(
+        default=False,
+        description="A champion must have a lower Brier score and log loss than the constant base rate, in "
+        "cross-validation and on the temporal test; if no candidate does, the prior is the champion.",
+    )
+    coherence: bool = Field(
+        default=False,
+        description="Over every item: following the checklist's advice never raises P(upheld) and dropping the "
+        "summary never lowers it (training.coherence).",
+    )
+    coherence_tolerance: float = Field(default=0.005, ge=0, le=1, description="Allowed rise of P(upheld) per fix.")
 
 
 class ReasonHeadConfig(_Strict):

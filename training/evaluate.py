@@ -16,6 +16,7 @@ with replacement, with all their items), averaging over repeats inside each resa
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,20 @@ import pandas as pd
 from training.splits import Fold
 
 MetricFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-METRIC_NAMES: tuple[str, ...] = ("roc_auc", "pr_auc_overturned", "brier", "ece", "balanced_accuracy")
+METRIC_NAMES: tuple[str, ...] = (
+    "roc_auc",
+    "pr_auc_overturned",
+    "brier",
+    "log_loss",
+    "ece",
+    "balanced_accuracy",
+)
 #: For each metric, whether larger is better (the summary table and gates read this).
 HIGHER_IS_BETTER: dict[str, bool] = {
     "roc_auc": True,
     "pr_auc_overturned": True,
     "brier": False,
+    "log_loss": False,
     "ece": False,
     "balanced_accuracy": True,
 }
@@ -92,6 +101,15 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean((np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2)) if len(y) else float("nan")
 
 
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean negative log-likelihood of the labels (probabilities clipped to [1e-6, 1 - 1e-6])."""
+    if not len(y):
+        return float("nan")
+    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    t = np.asarray(y, dtype=float)
+    return float(-np.mean(t * np.log(q) + (1 - t) * np.log(1 - q)))
+
+
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error: bin-size-weighted |mean p - observed rate| over equal-width bins of p."""
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
@@ -119,6 +137,7 @@ def metric_values(y: np.ndarray, p: np.ndarray, label: np.ndarray, ece_bins: int
         "roc_auc": roc_auc(y, p),
         "pr_auc_overturned": pr_auc_overturned(y, p),
         "brier": brier(y, p),
+        "log_loss": log_loss(y, p),
         "ece": ece(y, p, ece_bins),
         "balanced_accuracy": balanced_accuracy(y, label),
     }
@@ -165,7 +184,9 @@ def _mean_over_repeats(
         )
         for r in range(P.shape[0])
     ]
-    return {name: float(np.nanmean([row[name] for row in rows])) for name in METRIC_NAMES}
+    with warnings.catch_warnings():  # a constant has no balanced accuracy: NaN, not a warning per resample
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {name: float(np.nanmean([row[name] for row in rows])) for name in METRIC_NAMES}
 
 
 def summarize(
@@ -208,8 +229,10 @@ def paired_difference(
     groups: np.ndarray,
     n_boot: int = 1000,
     seed: int = 7,
+    metric: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> Estimate:
-    """ROC-AUC of a minus ROC-AUC of b on the same folds, with a paired case-bootstrap interval."""
+    """``metric`` (default ROC-AUC) of a minus that of b on the same folds, with a paired case-bootstrap interval."""
+    measure = roc_auc if metric is None else metric
     y = np.asarray(y, dtype=int)
     P_a, P_b = np.atleast_2d(P_a), np.atleast_2d(P_b)
 
@@ -218,7 +241,7 @@ def paired_difference(
             return a if idx is None else a[..., idx]
 
         yy = pick(y)
-        return float(np.nanmean([roc_auc(yy, pick(P_a[r])) - roc_auc(yy, pick(P_b[r])) for r in range(len(P_a))]))
+        return float(np.nanmean([measure(yy, pick(P_a[r])) - measure(yy, pick(P_b[r])) for r in range(len(P_a))]))
 
     value = diff(None)
     if n_boot <= 0:

@@ -81,6 +81,40 @@ def gate_eligible(candidate: str, eligible: bool) -> Gate:
     return Gate("eligible", eligible, f"{candidate} is {'eligible' if eligible else 'NOT eligible (leakage ceiling)'}")
 
 
+def gate_lower(name: str, candidate: float, reference: float, what: str) -> Gate:
+    """``candidate`` strictly below ``reference`` (a loss: Brier score, log loss) on the same items."""
+    passed = _finite(candidate) and _finite(reference) and candidate < reference
+    return Gate(name, bool(passed), f"{what}: {candidate:.4f} vs {reference:.4f}")
+
+
+def gates_beat_constant(
+    cv: dict[str, float],
+    cv_constant: dict[str, float],
+    temporal: dict[str, float] | None,
+    temporal_constant: dict[str, float] | None,
+) -> list[Gate]:
+    """Brier score and log loss below the constant base rate's, in cross-validation and on the temporal test."""
+    gates = [
+        gate_lower(f"beats_constant_cv_{m}", cv[m], cv_constant[m], f"cross-validated {m} vs the constant")
+        for m in ("brier", "log_loss")
+    ]
+    if temporal is None or temporal_constant is None:
+        gates.append(Gate("beats_constant_temporal", False, "no temporal test to compare on"))
+        return gates
+    gates += [
+        gate_lower(
+            f"beats_constant_temporal_{m}", temporal[m], temporal_constant[m], f"temporal-test {m} vs the constant"
+        )
+        for m in ("brier", "log_loss")
+    ]
+    return gates
+
+
+def gate_coherence(passed: bool, detail: str) -> Gate:
+    """Advice never raises P(upheld) and omission never lowers it, over every item (training.coherence)."""
+    return Gate("coherence", passed, detail)
+
+
 def gate_behaviour(result: BehaviourResult) -> Gate:
     return Gate(f"behaviour_{result.name}", result.passed, result.detail)
 

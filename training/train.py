@@ -32,11 +32,13 @@ from features.schema import LABELS
 from features.view import assert_no_leaks, view_frame
 from training import behaviour
 from training.candidates import ReasonHead, WithReasons, build_candidate
+from training.coherence import CoherenceResult, coherence, estimator_scorer
 from training.config import Candidate, ExperimentConfig, is_eligible, load_config, parse_candidate
 from training.evaluate import (
     METRIC_NAMES,
     CVResult,
     Estimate,
+    HoldoutResult,
     cross_validate,
     holdout,
     operating_threshold,
@@ -53,8 +55,10 @@ from training.promote import (
     gate_behaviour,
     gate_calibration,
     gate_champion,
+    gate_coherence,
     gate_eligible,
     gate_prior,
+    gates_beat_constant,
     model_name,
     promote,
     register,
@@ -110,6 +114,9 @@ class CandidateOutcome:
     #: The whole run: CV, temporal split, plots, final fit, behavioural checks and logging the model.
     total_seconds: float = 0.0
     behaviour: list[behaviour.BehaviourResult] = field(default_factory=list)
+    #: Predictions on the temporal test (fitted on the earlier cases), for the gates.
+    holdout: HoldoutResult | None = None
+    coherence: CoherenceResult | None = None
 
 
 @dataclass
@@ -144,6 +151,18 @@ class TrainingData:
     groups: np.ndarray
     rationale: np.ndarray
     item_ids: list[str]
+
+    def subset(self, index: np.ndarray) -> TrainingData:
+        """The rows at ``index`` (e.g. the earlier cases of a held-out temporal split)."""
+        rows = self.table.iloc[index].reset_index(drop=True)
+        return TrainingData(
+            rows,
+            self.X.iloc[index].reset_index(drop=True),
+            self.y[index],
+            self.groups[index],
+            self.rationale[index],
+            [self.item_ids[i] for i in index],
+        )
 
 
 def prepare(table: pd.DataFrame, config: ExperimentConfig, source: Path) -> TrainingData:
@@ -246,24 +265,27 @@ def _evaluate_candidate(
     spec: Candidate,
     config: ExperimentConfig,
     data: TrainingData,
+    dev: TrainingData,
     folds: list[Fold],
     temporal: tuple[np.ndarray, np.ndarray] | None,
     say: Say,
 ) -> tuple[CVResult, dict[str, Estimate], dict[str, Estimate] | None, Any]:
+    """Cross-validation on ``dev`` (all rows, or the earlier cases when the temporal test is held out) and the
+    temporal test (fitted on the earlier cases of ``data``, scored on the later ones)."""
     seed = config.cv.seed
     ev = config.evaluation
     cv = cross_validate(
         spec.name,
         lambda: build_candidate(spec, seed),
-        data.X,
-        data.y,
-        data.groups,
+        dev.X,
+        dev.y,
+        dev.groups,
         folds,
-        rationale=data.rationale,
+        rationale=dev.rationale,
         threshold=ev.threshold,
         progress=say,
     )
-    metrics = summarize(data.y, cv.P, cv.L, data.groups, ev.bootstrap, ev.bootstrap_seed, ev.ece_bins)
+    metrics = summarize(dev.y, cv.P, cv.L, dev.groups, ev.bootstrap, ev.bootstrap_seed, ev.ece_bins)
     temporal_metrics = None
     held = None
     if temporal is not None:
@@ -288,6 +310,7 @@ def _run_candidate(
     spec: Candidate,
     config: ExperimentConfig,
     data: TrainingData,
+    dev: TrainingData,
     folds: list[Fold],
     temporal: tuple[np.ndarray, np.ndarray] | None,
     experiment_id: str,
@@ -316,7 +339,7 @@ def _run_candidate(
         mlflow.log_input(dataset, context="training")
 
         started = time.perf_counter()
-        cv, metrics, temporal_metrics, held = _evaluate_candidate(spec, config, data, folds, temporal, say)
+        cv, metrics, temporal_metrics, held = _evaluate_candidate(spec, config, data, dev, folds, temporal, say)
         cv_seconds = time.perf_counter() - started
         mlflow.log_metrics(_metric_dict("", metrics))
         if temporal_metrics is not None:
@@ -325,6 +348,7 @@ def _run_candidate(
             {
                 "cv_seconds": cv_seconds,
                 "n_items": len(data.y),
+                "n_cv_items": len(dev.y),
                 "n_cases": len(set(data.groups)),
                 "n_overturned": int((data.y == 0).sum()),
             }
@@ -332,16 +356,16 @@ def _run_candidate(
 
         ev = config.evaluation
         run_dir = workdir / spec.name
-        plots = plot_all(data.y, cv.P, cv.L, run_dir / "plots", f"{config.jurisdiction} / {spec.name}", ev.ece_bins)
+        plots = plot_all(dev.y, cv.P, cv.L, run_dir / "plots", f"{config.jurisdiction} / {spec.name}", ev.ece_bins)
         for path in plots:
             mlflow.log_artifact(str(path), artifact_path="plots")
         majority_label = (cv.L.mean(axis=0) >= 0.5).astype(int)
         slice_table = slices(
-            data.y, cv.p_mean, majority_label, data.X["treatment_category"].tolist(), ev.min_slice_size, ev.ece_bins
+            dev.y, cv.p_mean, majority_label, dev.X["treatment_category"].tolist(), ev.min_slice_size, ev.ece_bins
         )
         slice_table.to_csv(run_dir / "slices.csv", index=False)
         mlflow.log_artifact(str(run_dir / "slices.csv"))
-        oof = pd.DataFrame({"item_id": data.item_ids, "case_id": data.groups, "label": data.y})
+        oof = pd.DataFrame({"item_id": dev.item_ids, "case_id": dev.groups, "label": dev.y})
         for r in range(cv.P.shape[0]):
             oof[f"p_upheld_repeat{r}"] = cv.P[r]
         oof.to_csv(run_dir / "oof_predictions.csv", index=False)
@@ -354,8 +378,9 @@ def _run_candidate(
         model_uri = None
         results: list[behaviour.BehaviourResult] = []
         fit_seconds = 0.0
+        checked = None
         if eligible:
-            estimator = build_candidate(spec, config.cv.seed).fit(
+            estimator = build_candidate(spec, config.cv.seed, final=True).fit(
                 data.X, data.y, groups=data.groups, rationale=data.rationale
             )
             fit_seconds = time.perf_counter() - started
@@ -374,6 +399,18 @@ def _run_candidate(
                 gates.min_functionality,
                 _real_requests(data),
             )
+            if gates.coherence:
+                checked = coherence(estimator_scorer(estimator), _all_requests(data), gates.coherence_tolerance)
+                mlflow.log_metrics(
+                    {
+                        "coherence_fixes_tested": checked.fixes_tested,
+                        "coherence_fixes_raised": checked.fixes_raised,
+                        "coherence_worst_fix_rise": checked.worst_fix_rise,
+                        "coherence_omission_rewarded": checked.omission_rewarded,
+                        "coherence_worst_omission_gain": checked.worst_omission_gain,
+                    }
+                )
+                say(f"[{config.jurisdiction}] {spec.name}: coherence: {checked.describe()}")
             for result in results:
                 mlflow.log_metric(f"behaviour_{result.name}_passed", float(result.passed))
                 mlflow.log_metrics({f"behaviour_{result.name}_{k}": v for k, v in result.values.items()})
@@ -401,6 +438,8 @@ def _run_candidate(
             fit_seconds=fit_seconds,
             model_uri=model_uri,
             behaviour=results,
+            holdout=held,
+            coherence=checked,
         )
         outcome.total_seconds = time.perf_counter() - run_started
         mlflow.log_metric("total_seconds", outcome.total_seconds)
@@ -421,6 +460,11 @@ def _with_reasons(estimator: Any, config: ExperimentConfig, data: TrainingData) 
     head = ReasonHead(head_config.text.model_dump(), head_config.C, head_config.min_reason_count)
     head.fit(data.X, data.rationale)
     return WithReasons(estimator, head) if head.codes_ else estimator
+
+
+def _all_requests(data: TrainingData) -> list[dict[str, Any]]:
+    """Every item as a request (pre-submission fields only), for the coherence gate."""
+    return [{str(k): v for k, v in row.items()} for row in data.X.to_dict(orient="records")]
 
 
 def _reason_labels() -> dict[str, str]:
@@ -508,6 +552,82 @@ def _champion_auc(
     return value, f"{label} {champion.candidate_config.get('name', '')}".strip()
 
 
+def _ranked(outcomes: dict[str, CandidateOutcome], beat_constant: bool) -> list[CandidateOutcome]:
+    """Eligible candidates, best first: by cross-validated log loss when they must beat the constant, else AUC."""
+    eligible = [o for o in outcomes.values() if o.eligible and o.model_uri]
+    if beat_constant:
+        return sorted(eligible, key=lambda o: (o.metrics["log_loss"].value, o.metrics["brier"].value))
+    return sorted(eligible, key=lambda o: -o.metrics["roc_auc"].value)
+
+
+def _point(metrics: dict[str, Estimate] | None) -> dict[str, float] | None:
+    return None if metrics is None else {k: v.value for k, v in metrics.items()}
+
+
+def _candidate_gates(
+    config: ExperimentConfig,
+    outcome: CandidateOutcome,
+    outcomes: dict[str, CandidateOutcome],
+    champion_auc: float | None,
+    champion_label: str,
+) -> list[Gate]:
+    g = config.gates
+    gates: list[Gate] = [gate_eligible(outcome.name, outcome.eligible)]
+    if g.beat_constant:
+        constant = next((o for o in outcomes.values() if o.kind == "constant"), None)
+        if constant is None:
+            gates.append(Gate("beats_constant", False, "the experiment has no 'constant' candidate to compare with"))
+        else:
+            cv_own, cv_const = _point(outcome.metrics), _point(constant.metrics)
+            assert cv_own is not None and cv_const is not None
+            gates += gates_beat_constant(cv_own, cv_const, _point(outcome.temporal), _point(constant.temporal))
+    else:
+        prior_auc = outcomes[config.prior.name].metrics["roc_auc"].value
+        gates.append(gate_champion(outcome.metrics["roc_auc"].value, champion_auc, g.champion_margin, champion_label))
+        gates.append(gate_prior(outcome.metrics["roc_auc"].value, prior_auc, g.prior_margin))
+    gates.append(gate_calibration(outcome.metrics["ece"].value, g.max_ece))
+    if g.coherence:
+        checked = outcome.coherence
+        gates.append(
+            gate_coherence(checked is not None and checked.passed, checked.describe() if checked else "not checked")
+        )
+    gates.extend(gate_behaviour(r) for r in outcome.behaviour)
+    return gates
+
+
+def _choose(
+    config: ExperimentConfig,
+    outcomes: dict[str, CandidateOutcome],
+    champion_auc: float | None,
+    champion_label: str,
+) -> tuple[CandidateOutcome, list[Gate], str]:
+    """The candidate to register, its gates, and a note when the prior is the champion because nothing beat the
+    constant base rate. Candidates are tried best first; the first that passes every gate wins."""
+    ranked = _ranked(outcomes, config.gates.beat_constant)
+    tried: list[str] = []
+    for outcome in ranked:
+        if outcome.kind in ("constant", "prior") and config.gates.beat_constant:
+            continue
+        gates = _candidate_gates(config, outcome, outcomes, champion_auc, champion_label)
+        if all(gate.passed for gate in gates):
+            return outcome, gates, ""
+        tried.append(f"{outcome.name} (failed {', '.join(g.name for g in gates if not g.passed)})")
+    if not config.gates.beat_constant:
+        best = ranked[0]
+        return best, _candidate_gates(config, best, outcomes, champion_auc, champion_label), ""
+    prior = outcomes[config.prior.name]
+    note = (
+        f"[{config.jurisdiction}] no candidate beat the constant base rate on Brier score and log loss in "
+        f"cross-validation and on the temporal test ({'; '.join(tried) or 'none tried'}): the prior "
+        f"({prior.name}) is the champion"
+    )
+    gates = [gate_eligible(prior.name, prior.eligible), Gate("prior_fallback", True, note)]
+    if config.gates.coherence:
+        checked = prior.coherence
+        gates.append(gate_coherence(checked is not None and checked.passed, checked.describe() if checked else ""))
+    return prior, gates, note
+
+
 def _tag_artifact_hash(client: Any, name: str, version: str, uri: str) -> None:
     """Record the hash of the registered artifacts, so serving refuses a model whose files changed afterwards.
 
@@ -557,8 +677,14 @@ def run_training(
 
     n_cases, n_over = len(set(data.groups)), int((data.y == 0).sum())
     say(f"[{config.jurisdiction}] {len(data.y)} items from {n_cases} cases ({n_over} overturned); data {digest[:19]}")
-    folds = _folds(config, data, say)
     temporal = _temporal(config, data, say)
+    dev = data.subset(temporal[0]) if temporal is not None and config.temporal.held_out else data
+    if dev is not data:
+        say(
+            f"[{config.jurisdiction}] temporal test: the latest {len(data.y) - len(dev.y)} items are held out of "
+            f"cross-validation ({len(dev.y)} earlier items are cross-validated)"
+        )
+    folds = _folds(config, dev, say)
     tags = {
         "jurisdiction": config.jurisdiction,
         "data_digest": digest,
@@ -572,52 +698,51 @@ def run_training(
     with tempfile.TemporaryDirectory(prefix="imr-train-") as tmp:
         for spec in config.candidates:
             outcome, cv = _run_candidate(
-                spec, config, data, folds, temporal, experiment_id, tags, dataset, Path(tmp), say
+                spec, config, data, dev, folds, temporal, experiment_id, tags, dataset, Path(tmp), say
             )
             outcomes[spec.name] = outcome
             cv_by_config[json.dumps(spec.model_dump(mode="json"), sort_keys=True)] = cv
 
         eligible = [o for o in outcomes.values() if o.eligible and o.model_uri]
-        best = max(eligible, key=lambda o: o.metrics["roc_auc"].value) if eligible else None
         registered = None
         promoted = False
         decision = None
         champion_version = None
-        if config.register_best and best is not None:
+        best: CandidateOutcome | None = None
+        if config.register_best and eligible:
             name = model_name(config.jurisdiction)
             with registry_lock(uri, say=say):
                 champion = current_champion(client, name)
                 champion_version = champion.version if champion else None
-                champion_auc, champion_label = _champion_auc(champion, config, data, folds, cv_by_config, say)
+                champion_auc, champion_label = (
+                    (None, "")
+                    if config.gates.beat_constant
+                    else _champion_auc(champion, config, dev, folds, cv_by_config, say)
+                )
+                best, gates, fallback_note = _choose(config, outcomes, champion_auc, champion_label)
+                if fallback_note:
+                    say(fallback_note)
                 best_spec = config.candidate(best.name)
                 best_cv = cv_by_config[json.dumps(best_spec.model_dump(mode="json"), sort_keys=True)]
                 prior_cv = cv_by_config[json.dumps(config.prior.model_dump(mode="json"), sort_keys=True)]
-                prior_auc = outcomes[config.prior.name].metrics["roc_auc"].value
                 gains = paired_difference(
-                    data.y,
+                    dev.y,
                     best_cv.P,
                     prior_cv.P,
-                    data.groups,
+                    dev.groups,
                     config.evaluation.bootstrap,
                     config.evaluation.bootstrap_seed,
                 )
-                gates: list[Gate] = [
-                    gate_eligible(best.name, best.eligible),
-                    gate_champion(
-                        best.metrics["roc_auc"].value, champion_auc, config.gates.champion_margin, champion_label
-                    ),
-                    gate_prior(best.metrics["roc_auc"].value, prior_auc, config.gates.prior_margin),
-                    gate_calibration(best.metrics["ece"].value, config.gates.max_ece),
-                    *(gate_behaviour(r) for r in best.behaviour),
-                ]
                 decision = decide(gates)
                 version_tags = {
                     **tags,
                     "candidate": best.name,
                     "candidate_config": best_spec.model_dump_json(),
                     "gates": "passed" if decision.promote else "failed: " + ", ".join(g.name for g in decision.failed),
+                    "fallback": fallback_note or "no",
                     "auc_gain_over_prior": gains.format(4),
                     **{k: f"{v:.4f}" for k, v in _metric_dict("", best.metrics).items()},
+                    **{k: f"{v:.4f}" for k, v in _metric_dict("temporal_", best.temporal or {}).items()},
                 }
                 assert best.model_uri is not None
                 registered = register(client, name, best.model_uri, best.run_id, version_tags)
@@ -666,24 +791,29 @@ def train_all(
 
 
 def summary_table(jurisdiction: str, outcomes: dict[str, CandidateOutcome], best: str | None) -> str:
-    """A fixed-width table: one row per candidate, metrics with 95 % intervals, wall time."""
+    """A fixed-width table: one row per candidate, losses and AUC with 95 % intervals, CV and temporal, wall time."""
     header = (
-        f"{'candidate':<30} {'ROC-AUC [95% CI]':<22} {'PR-AUC ovt [95% CI]':<22} {'Brier':>6} {'ECE':>6} "
-        f"{'BalAcc':>6} {'temporal AUC':>12} {'time s':>7}"
+        f"{'candidate':<24} {'CV Brier [95% CI]':<24} {'CV log loss [95% CI]':<24} {'CV ROC-AUC [95% CI]':<22} "
+        f"{'ECE':>6} {'temp Brier':>10} {'temp LL':>8} {'temp AUC':>8} {'time s':>7}"
     )
     lines = [
-        f"\n{jurisdiction.upper()} candidates (repeated grouped CV; * = registered, (ceiling) = not eligible)",
+        f"\n{jurisdiction.upper()} candidates (repeated grouped CV; temporal = latest cases; * = registered, "
+        "(ceiling) = not eligible)",
         header,
         "-" * len(header),
     ]
     for o in outcomes.values():
         mark = "*" if o.name == best else (" (ceiling)" if not o.eligible else "")
-        temporal = f"{o.temporal['roc_auc'].value:.3f}" if o.temporal else "-"
+        t = o.temporal or {}
         m = o.metrics
+
+        def cell(name: str, t: dict[str, Estimate] = t) -> str:
+            return f"{t[name].value:.3f}" if name in t else "-"
+
         lines.append(
-            f"{(o.name + mark)[:30]:<30} {m['roc_auc'].format():<22} {m['pr_auc_overturned'].format():<22} "
-            f"{m['brier'].value:>6.3f} {m['ece'].value:>6.3f} {m['balanced_accuracy'].value:>6.3f} "
-            f"{temporal:>12} {o.total_seconds:>7.1f}"
+            f"{(o.name + mark)[:24]:<24} {m['brier'].format(4):<24} {m['log_loss'].format(4):<24} "
+            f"{m['roc_auc'].format():<22} {m['ece'].value:>6.3f} {cell('brier'):>10} {cell('log_loss'):>8} "
+            f"{cell('roc_auc'):>8} {o.total_seconds:>7.1f}"
         )
     return "\n".join(lines)
 

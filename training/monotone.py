@@ -1,0 +1,664 @@
+"""The coherent estimate: reason heads learned from past rationales, joined by a sign-constrained outcome layer.
+
+Structure (every weight's sign is fixed before fitting, so the properties hold for every request, not for a
+sample of pairs checked afterwards):
+
+1. **Inputs are presence indicators**: word n-grams of the request (masked, see :func:`request_text`), each
+   documented fact of :data:`features.concepts.DOCUMENTED_FACTS` (its check passed) and each flag of
+   :data:`features.concepts.FLAGS` (e.g. a treatment the guideline does not recommend), plus the treatment
+   category. Writing more can only switch word and fact indicators on; leaving text out can only switch them off.
+2. **Reason heads**: per reason a reviewer gives (mined from past rationales by :mod:`features.reasons`), a
+   logistic model of "the reviewer will give this reason" from the request. Words and documented facts may only
+   lower it (weights <= 0), flags may only raise it, the category sets its base rate.
+3. **Outcome**: logit P(upheld) = logit(prior of the category) + b + sum of v_r * P(reason r) + sum of
+   u_k * fact_k + sum of f_j * flag_j with v >= 0, u <= 0, f >= 0. The category prior is the letters' rate shrunk
+   toward the published rate (:mod:`features.priors`).
+
+So a documented fact, and any word, can only lower or keep P(upheld); omitting anything can only raise or keep
+it. Facts that never pass in the training data get no column, hence no weight. The outcome layer is fitted on
+grouped out-of-fold reason probabilities (stacking), so it does not trust the heads' in-sample fit. Intervals come
+from case-bootstrap replicates of the whole structure; each replicate is monotone, so their percentiles are too.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
+
+from training.candidates import ImrEstimator, default_groups, mask_text
+from training.splits import inner_splits
+
+# Phrases of the DWC letters' summary templates: the reviewer wrote the summary, and these say who wrote it, not
+# what the office documented ("The injured worker is a 45 year old ... who sustained an industrial injury on").
+_TEMPLATES = re.compile(
+    r"\b(?:this case involves|who sustained an? (?:industrial|work[- ]related|occupational)? ?injur\w*(?: on)?|"
+    r"sustained an? (?:industrial|work[- ]related|occupational)? ?injur\w*|date of injury|"
+    r"(?:is|was) an? (?:xage )?(?:male|female|man|woman|gentleman|lady)\b|xperson|xage|xdate|xname|xnum|"
+    r"male|female|he|she|his|her|him)\b",
+    re.IGNORECASE,
+)
+_MAX_TEXT_CHARS = 40_000
+
+
+@functools.lru_cache(maxsize=8192)  # cross-validation featurises the same few hundred requests many times
+def request_text(item: str, guideline: str, summary: str) -> str:
+    """The text the word indicators read: item, guideline and summary, masked and without template phrases."""
+    text = f"{item[:2000]} . {guideline[:2000]} . {summary[:_MAX_TEXT_CHARS]}"
+    return _TEMPLATES.sub(" ", mask_text(text))
+
+
+def _top_singular_value(X: sp.csr_matrix, XT: sp.csr_matrix, mu: np.ndarray, iterations: int = 30) -> float:
+    """Largest singular value of the column-centred X (power iteration; an upper bound is all the step needs)."""
+    v = np.ones(X.shape[1]) / np.sqrt(max(X.shape[1], 1))
+    value = 0.0
+    for _ in range(iterations):
+        u = X @ v - mu @ v
+        w = XT @ u - mu * u.sum()
+        norm = float(np.linalg.norm(w))
+        if norm == 0.0:
+            return 0.0
+        value, v = np.sqrt(norm), w / norm
+    return float(value) * 1.05  # power iteration approaches from below: keep the step safely small
+
+
+def bounded_logistic(
+    X: sp.csr_matrix | np.ndarray,
+    Y: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    penalty: np.ndarray,
+    offset: np.ndarray | None = None,
+    max_iter: int = 3000,
+    tol: float = 1e-4,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """L2-penalised logistic regressions (one per column of ``Y``) with box bounds on every coefficient.
+
+    Minimises, per target k, sum_i logloss(Y_ik, sigmoid(offset_i + b_k + x_i . beta_k)) / n
+    + 0.5 * sum_j penalty_j * beta_jk^2 / n subject to lower <= beta_k <= upper (the intercepts b are free and
+    unpenalised), by accelerated projected gradient (FISTA with restarts): all targets share one sparse product
+    per step, which on a few hundred rows is far cheaper than one quasi-Newton solve per target. Returns
+    (beta of shape (features, targets), b of shape (targets,)). ``init`` warm-starts from a nearby solution (the
+    same problem on resampled rows), which cuts the iterations several-fold.
+    """
+    X = sp.csr_matrix(X)
+    n, d = X.shape
+    Y = np.asarray(Y, dtype=float).reshape(n, -1)
+    k = Y.shape[1]
+    off = np.zeros((n, 1)) if offset is None else np.asarray(offset, dtype=float).reshape(n, 1)
+    XT = X.T.tocsr()
+    lo, hi, pen = lower[:, None], upper[:, None], penalty[:, None]
+    # Centre the columns implicitly (x - mu): the intercept absorbs the shift, the bounds are on beta only, and
+    # the problem is far better conditioned (the column means dominate the largest singular value).
+    mu = np.asarray(X.mean(axis=0)).reshape(d, 1)
+    sigma = _top_singular_value(X, XT, mu.ravel())
+    step = 1.0 / (0.25 * (sigma**2 + n) / n + float(penalty.max(initial=0.0)) / n + 1e-12)
+    rate = np.clip(Y.mean(axis=0), 1e-3, 1 - 1e-3)
+    b = np.log(rate / (1 - rate)) - off.mean()
+    beta = np.clip(np.zeros((d, k)), lo, hi)
+    if init is not None:
+        beta = np.clip(np.asarray(init[0], dtype=float).reshape(d, k), lo, hi)
+        b = np.asarray(init[1], dtype=float).reshape(k) + (mu.T @ beta).ravel()
+    z_beta, z_b, t = beta.copy(), b.copy(), 1.0
+    previous = np.inf
+
+    def loss_and_grad(bb: np.ndarray, b0: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        z = off + b0 + np.asarray(X @ bb) - mu.T @ bb
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        r = (p - Y) / n
+        loss = float(((np.logaddexp(0.0, z) - Y * z).sum() + 0.5 * (pen * bb * bb).sum()) / n)
+        g = np.asarray(XT @ r) - mu * r.sum(axis=0)
+        return loss, g + pen * bb / n, r.sum(axis=0)
+
+    for _ in range(max_iter):
+        loss, g_beta, g_b = loss_and_grad(z_beta, z_b)
+        new_beta = np.clip(z_beta - step * g_beta, lo, hi)
+        new_b = z_b - step * g_b
+        change = max(float(np.abs(new_beta - beta).max(initial=0.0)), float(np.abs(new_b - b).max()))
+        if loss > previous:  # restart the momentum when the objective rises (O'Donoghue & Candes)
+            t = 1.0
+        previous = loss
+        t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
+        z_beta = new_beta + ((t - 1.0) / t_next) * (new_beta - beta)
+        z_b = new_b + ((t - 1.0) / t_next) * (new_b - b)
+        beta, b, t = new_beta, new_b, t_next
+        if change < tol:
+            break
+    beta = np.clip(beta, lo, hi)
+    return beta, b - (mu.T @ beta).ravel()
+
+
+def _shift_to_mean(p: np.ndarray, target: float) -> float:
+    """The logit shift that makes the mean of ``p`` equal ``target`` (bisection; the mean is monotone in it)."""
+    z = _logit(p)
+    low, high = -10.0, 10.0
+    for _ in range(60):
+        mid = (low + high) / 2.0
+        if float(_sigmoid(z + mid).mean()) < target:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2.0
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+@dataclass
+class Definitions:
+    """What the model reads requests with, frozen into the model when it is saved.
+
+    The checklist and category functions are pickled *by value* (cloudpickle), with the patterns they use, so a
+    registered model answers the same after ``features/`` changes; the concept table and reason words are data.
+    """
+
+    evaluate_checklist: Any
+    categorize: Any
+    concepts: dict[str, dict[str, str]]
+    needs: dict[str, list[str]]
+    kinds: dict[str, str]
+    reasons: dict[str, str]
+    titles: dict[str, str]
+    advice: dict[str, str]
+
+
+_FROZEN_MODULES = ("features.categories", "features.reasons", "features.checklist", "features.concepts")
+
+
+def live_definitions() -> Definitions:
+    """The definitions as the code in ``features/`` has them now."""
+    from features import categories, checklist, concepts, reasons
+
+    table = concepts.definitions()
+    kinds = {c: k for c in categories.CATEGORIES if (k := concepts.kind_of(c)) is not None}
+    return Definitions(
+        evaluate_checklist=checklist.evaluate_checklist,
+        categorize=categories.categorize,
+        concepts={row["check"]: row for row in table["concepts"]},
+        needs=table["needs"],
+        kinds=kinds,
+        reasons=dict(reasons.REASONS),
+        titles={c.code: c.title for c in checklist.CHECKS},
+        advice={c.code: c.advice for c in checklist.CHECKS},
+    )
+
+
+def freeze(definitions: Definitions) -> bytes:
+    """The definitions as bytes, their functions pickled by value (not as references to importable code)."""
+    import importlib
+
+    import cloudpickle
+
+    modules = [importlib.import_module(name) for name in _FROZEN_MODULES]
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return bytes(cloudpickle.dumps(definitions))
+    finally:
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+@dataclass
+class Inputs:
+    """The featurised requests: word indicators, fact and flag indicators, category index."""
+
+    words: sp.csr_matrix
+    facts: np.ndarray
+    flags: np.ndarray
+    category: list[str]
+
+
+@dataclass
+class _Heads:
+    """Reason heads: one coefficient row per reason over [words, facts, flags, category one-hot]."""
+
+    codes: list[str]
+    coef: np.ndarray  # (reasons, features)
+    intercept: np.ndarray  # (reasons,)
+
+    def proba(self, F: sp.csr_matrix) -> np.ndarray:
+        if not self.codes:
+            return np.zeros((F.shape[0], 0))
+        return _sigmoid(np.asarray(F @ self.coef.T) + self.intercept)
+
+
+@dataclass
+class _Structure:
+    """One fitted copy of the whole model (the main one, or a bootstrap replicate)."""
+
+    heads: _Heads
+    reason_weight: np.ndarray  # v >= 0, per reason
+    fact_weight: np.ndarray  # u <= 0, per kept fact column
+    flag_weight: np.ndarray  # f >= 0, per flag
+    intercept: float
+    priors: dict[str, float] = field(default_factory=dict)
+    default_prior: float = 0.9
+    base_rate: float = 0.9
+
+
+class MonotoneReasonModel(ImrEstimator):
+    """Reason heads from rationales, stacked through a sign-constrained outcome layer (see the module docstring)."""
+
+    def __init__(
+        self,
+        word_penalty: float = 4.0,
+        fact_penalty: float = 1.0,
+        category_penalty: float = 1.0,
+        outcome_penalty: float = 1.0,
+        min_df: int = 5,
+        max_df: float = 0.3,
+        min_reason_count: int = 8,
+        min_fact_passes: int = 3,
+        prior_strength: float = 30.0,
+        base_rate_strength: float = 0.0,
+        inner_folds: int = 3,
+        replicates: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.word_penalty = word_penalty
+        self.fact_penalty = fact_penalty
+        self.category_penalty = category_penalty
+        self.outcome_penalty = outcome_penalty
+        self.min_df = min_df
+        self.max_df = max_df
+        self.min_reason_count = min_reason_count
+        self.min_fact_passes = min_fact_passes
+        self.prior_strength = prior_strength
+        self.base_rate_strength = base_rate_strength
+        self.inner_folds = inner_folds
+        self.replicates = replicates
+        self.seed = seed
+
+    # -- persistence: the definitions travel by value ------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_cache", None)
+        if "definitions_" in state:
+            state["definitions_"] = freeze(state["definitions_"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import pickle
+
+        frozen = state.get("definitions_")
+        if isinstance(frozen, bytes):
+            state["definitions_"] = pickle.loads(frozen)
+        self.__dict__.update(state)
+
+    # -- featurising ---------------------------------------------------------------------------------------------
+    def _fit_vocabulary(self, X: pd.DataFrame) -> None:
+        # Document frequency over distinct texts: one letter's items share a summary, which would otherwise count
+        # once per item and let one case's words pass min_df alone.
+        docs = sorted(
+            {request_text(str(v), "", "") for v in X["item_text"]}
+            | {request_text("", "", str(v)) for v in X["summary"]}
+            | {request_text("", str(v), "") for v in X["claims_guideline"]}
+        )
+        self.vectorizer_ = CountVectorizer(
+            binary=True,
+            ngram_range=(1, 2),
+            min_df=min(self.min_df, max(1, len(docs) // 4)),
+            max_df=self.max_df if len(docs) >= 20 else 1.0,
+            token_pattern=r"(?u)\b[a-z][a-z]+\b",
+            lowercase=True,
+            dtype=np.float64,
+        )
+        self.vectorizer_.fit(docs)
+
+    def checklist(self, item: str, summary: str, guideline: str) -> tuple[Any, ...]:
+        """The model's own checklist results for one request (cached: cross-validation asks many times)."""
+        cache: dict[tuple[str, str, str], tuple[Any, ...]] = self.__dict__.setdefault("_cache", {})
+        key = (item, summary, guideline)
+        found = cache.get(key)
+        if found is None:
+            found = tuple(self.definitions_.evaluate_checklist(item, summary, guideline))
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = found
+        return found
+
+    def _category(self, item: str, given: str) -> str:
+        # DWC requests carry no category: the view derives it from the item with the live rules. Re-derive it with
+        # the model's own (frozen) rules, unless the request named a category of its own.
+        from features.categories import categorize as live
+
+        return str(self.definitions_.categorize(item)) if given in ("", "unknown", live(item)) else given
+
+    def featurize(self, X: pd.DataFrame) -> Inputs:
+        """Word, fact and flag indicators of each request (the view frame), and its category."""
+        items = X["item_text"].astype(str).tolist()
+        summaries = X["summary"].astype(str).tolist()
+        guidelines = X["claims_guideline"].astype(str).tolist()
+        texts = [request_text(a, c, b) for a, b, c in zip(items, summaries, guidelines, strict=True)]
+        words = self.vectorizer_.transform(texts).tocsr()
+        facts = np.zeros((len(X), len(self.fact_codes_)))
+        flags = np.zeros((len(X), len(self.flag_codes_)))
+        for i, (a, b, c) in enumerate(zip(items, summaries, guidelines, strict=True)):
+            status = {r.code: r.status for r in self.checklist(a, b, c)}
+            facts[i] = [status.get(code) == "passed" for code in self.fact_codes_]
+            flags[i] = [status.get(code) == "missing" for code in self.flag_codes_]
+        given = X["treatment_category"].astype(str).tolist()
+        category = [self._category(a, g) for a, g in zip(items, given, strict=True)]
+        return Inputs(words, facts, flags, category)
+
+    def _category_matrix(self, categories: Sequence[str]) -> sp.csr_matrix:
+        index = {c: j for j, c in enumerate(self.categories_)}
+        rows = [i for i, c in enumerate(categories) if c in index]
+        cols = [index[c] for c in categories if c in index]
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(categories), len(self.categories_)))
+
+    def _head_matrix(self, inputs: Inputs) -> sp.csr_matrix:
+        return sp.hstack(
+            [
+                inputs.words,
+                sp.csr_matrix(inputs.facts[:, self.fact_columns_]),
+                sp.csr_matrix(inputs.flags),
+                self._category_matrix(inputs.category),
+            ],
+            format="csr",
+        )
+
+    # -- fitting -------------------------------------------------------------------------------------------------
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n_words = len(self.vectorizer_.vocabulary_)
+        n_facts, n_flags, n_cat = len(self.fact_columns_), len(self.flag_codes_), len(self.categories_)
+        lower = np.concatenate([np.full(n_words + n_facts, -np.inf), np.zeros(n_flags), np.full(n_cat, -np.inf)])
+        upper = np.concatenate([np.zeros(n_words + n_facts), np.full(n_flags, np.inf), np.full(n_cat, np.inf)])
+        penalty = np.concatenate(
+            [
+                np.full(n_words, self.word_penalty),
+                np.full(n_facts + n_flags, self.fact_penalty),
+                np.full(n_cat, self.category_penalty),
+            ]
+        )
+        return lower, upper, penalty
+
+    def _fit_heads(self, F: sp.csr_matrix, R: np.ndarray, codes: list[str], start: _Heads | None = None) -> _Heads:
+        lower, upper, penalty = self._bounds()
+        coef = np.zeros((len(codes), F.shape[1]))
+        rates = np.clip(R.mean(axis=0), 1e-3, 1 - 1e-3) if len(R) else np.full(len(codes), 0.5)
+        intercept = np.asarray(np.log(rates / (1 - rates)), dtype=float).reshape(-1)
+        fit = [k for k in range(len(codes)) if 0 < R[:, k].sum() < len(R)]
+        if fit:
+            init = None if start is None else (start.coef[fit].T, start.intercept[fit])
+            beta, b = bounded_logistic(F, R[:, fit], lower, upper, penalty, init=init)
+            coef[fit] = beta.T
+            intercept[fit] = b
+        return _Heads(codes, coef, intercept)
+
+    def _priors(self, categories: Sequence[str], y: np.ndarray) -> tuple[dict[str, float], float]:
+        from features.priors import load_published, shrunk_rate
+
+        published = load_published()
+        frame = pd.DataFrame({"c": list(categories), "y": y})
+        stats = frame.groupby("c")["y"].agg(["sum", "count"])
+        priors = {
+            str(c): shrunk_rate(
+                float(row["sum"]), float(row["count"]), published.rate_for(str(c)).upheld_rate, self.prior_strength
+            )
+            for c, row in stats.iterrows()
+        }
+        priors.update({c: published.rate_for(c).upheld_rate for c in self.definitions_.kinds if c not in priors})
+        return priors, published.overall.upheld_rate
+
+    def _fit_outcome(
+        self, P: np.ndarray, inputs: Inputs, y: np.ndarray, heads: _Heads, priors: dict[str, float], default: float
+    ) -> _Structure:
+        design = np.hstack([P, inputs.facts[:, self.fact_columns_], inputs.flags])
+        n_r, n_f, n_g = P.shape[1], len(self.fact_columns_), len(self.flag_codes_)
+        lower = np.concatenate([np.zeros(n_r), np.full(n_f, -np.inf), np.zeros(n_g)])
+        upper = np.concatenate([np.full(n_r, np.inf), np.zeros(n_f), np.full(n_g, np.inf)])
+        offset = _logit(np.array([priors.get(c, default) for c in inputs.category]))
+        coef, b = bounded_logistic(design, y, lower, upper, np.full(design.shape[1], self.outcome_penalty), offset)
+        beta = coef[:, 0]
+        return _Structure(heads, beta[:n_r], beta[n_r : n_r + n_f], beta[n_r + n_f :], float(b[0]), priors, default)
+
+    def _fit_structure(
+        self, inputs: Inputs, y: np.ndarray, R: np.ndarray, groups: np.ndarray, start: _Heads | None = None
+    ) -> _Structure:
+        F = self._head_matrix(inputs)
+        heads = self._fit_heads(F, R, self.codes_, start)
+        # Out-of-fold reason probabilities for the outcome layer (grouped by case: case-mates share a summary).
+        P = heads.proba(F)
+        for train, test in inner_splits(y, groups, self.inner_folds, self.seed):
+            P[test] = self._fit_heads(F[train], R[train], self.codes_, heads).proba(F[test])
+        priors, default = self._priors(inputs.category, y)
+        structure = self._fit_outcome(P, inputs, y, heads, priors, default)
+        # Calibrate in the large to the base rate: the letters' rate shrunk toward the published one (hundreds of
+        # thousands of decisions against a few hundred items). A shift of the intercept keeps every sign.
+        target = (float(y.sum()) + self.base_rate_strength * default) / (len(y) + self.base_rate_strength)
+        structure.intercept += _shift_to_mean(self._score(structure, inputs, F)[0], target)
+        structure.base_rate = target
+        return structure
+
+    def fit(
+        self, X: pd.DataFrame, y: Sequence[int] | np.ndarray, groups: Any = None, rationale: Any = None
+    ) -> MonotoneReasonModel:
+        from training.candidates import reason_matrix
+
+        y_arr = np.asarray(y, dtype=int)
+        g_arr = default_groups(X) if groups is None else np.asarray(groups)
+        self.definitions_ = live_definitions()
+        concepts = self.definitions_.concepts
+        self.fact_codes_ = [c for c, row in concepts.items() if row["direction"] == "documents"]
+        self.flag_codes_ = [c for c, row in concepts.items() if row["direction"] == "flags"]
+        self._fit_vocabulary(X)
+        inputs = self.featurize(X)
+        passes = inputs.facts.sum(axis=0)
+        # A fact that (almost) never passes in the training data is only a category flag in disguise: no weight.
+        self.fact_columns_ = [j for j in range(len(self.fact_codes_)) if passes[j] >= self.min_fact_passes]
+        self.categories_ = sorted(set(inputs.category))
+        R_all, all_codes = reason_matrix(rationale, len(y_arr))
+        counts = R_all.sum(axis=0)
+        keep = [j for j in range(len(all_codes)) if counts[j] >= self.min_reason_count]
+        self.codes_ = [all_codes[j] for j in keep]
+        R = R_all[:, keep].astype(float)
+        self.main_ = self._fit_structure(inputs, y_arr, R, g_arr)
+        self.replicas_: list[_Structure] = []
+        rng = np.random.default_rng(self.seed)
+        cases, members = np.unique(g_arr, return_inverse=True)
+        rows_of = [np.flatnonzero(members == c) for c in range(len(cases))]
+        for _ in range(self.replicates):
+            idx = np.concatenate([rows_of[c] for c in rng.integers(0, len(cases), len(cases))])
+            if len(np.unique(y_arr[idx])) < 2:
+                continue
+            sub = Inputs(inputs.words[idx], inputs.facts[idx], inputs.flags[idx], [inputs.category[i] for i in idx])
+            self.replicas_.append(self._fit_structure(sub, y_arr[idx], R[idx], g_arr[idx], self.main_.heads))
+        return self
+
+    # -- predicting ----------------------------------------------------------------------------------------------
+    def _score(self, s: _Structure, inputs: Inputs, F: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        P = s.heads.proba(F)
+        offset = _logit(np.array([s.priors.get(c, s.default_prior) for c in inputs.category]))
+        z = (
+            offset
+            + s.intercept
+            + P @ s.reason_weight
+            + inputs.facts[:, self.fact_columns_] @ s.fact_weight
+            + inputs.flags @ s.flag_weight
+        )
+        return _sigmoid(z), P
+
+    def score_inputs(self, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """p(upheld), its 95 % interval (low, high) and the reason probabilities, from featurised requests."""
+        F = self._head_matrix(inputs)
+        p, P = self._score(self.main_, inputs, F)
+        if self.replicas_:
+            reps = np.vstack([self._score(s, inputs, F)[0] for s in self.replicas_])
+            low, high = np.percentile(reps, [2.5, 97.5], axis=0)
+            low, high = np.minimum(low, p), np.maximum(high, p)
+        else:
+            low, high = p.copy(), p.copy()
+        return p, low, high, P
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        return _logit(self.predict_proba(X)[:, 1])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.score_inputs(self.featurize(X))[0]
+        return np.column_stack([1 - p, p])
+
+    def predict_reasons(self, X: pd.DataFrame) -> pd.DataFrame:
+        P = self.score_inputs(self.featurize(X))[3]
+        return pd.DataFrame(P, columns=self.codes_, index=X.index)
+
+    def prior_of(self, category: str) -> float:
+        """The category's prior: the letters' upheld rate shrunk toward the published rate."""
+        return float(self.main_.priors.get(category, self.main_.default_prior))
+
+    @property
+    def base_rate(self) -> float:
+        """The base rate the estimate is calibrated to (letters shrunk toward the published rate)."""
+        return float(self.main_.base_rate)
+
+    # -- explaining ----------------------------------------------------------------------------------------------
+    def explain(self, X: pd.DataFrame) -> list[dict[str, Any]]:
+        """Per request: the estimate with its interval, prior and base rate, reasons, checklist, ranked fixes,
+        attributions in words and what a reviewer would need but the request lacks (see :func:`_explain_row`)."""
+        inputs = self.featurize(X)
+        p, low, high, P = self.score_inputs(inputs)
+        out = []
+        for i in range(len(X)):
+            row = Inputs(inputs.words[i], inputs.facts[i : i + 1], inputs.flags[i : i + 1], [inputs.category[i]])
+            checks = self.checklist(
+                str(X["item_text"].iloc[i]), str(X["summary"].iloc[i]), str(X["claims_guideline"].iloc[i])
+            )
+            out.append(self._explain_row(row, checks, float(p[i]), float(low[i]), float(high[i]), P[i]))
+        return out
+
+    def _variants(self, row: Inputs, facts: list[np.ndarray], words_off: bool = False) -> np.ndarray:
+        """p(upheld) of the row with each given fact vector (optionally with every word indicator off)."""
+        n = len(facts)
+        words = sp.csr_matrix(row.words.shape) if words_off else row.words
+        batch = Inputs(
+            sp.vstack([words] * n, format="csr"), np.vstack(facts), np.repeat(row.flags, n, axis=0), row.category * n
+        )
+        return self._score(self.main_, batch, self._head_matrix(batch))[0]
+
+    def _explain_row(
+        self, row: Inputs, checks: Sequence[Any], p: float, low: float, high: float, reasons: np.ndarray
+    ) -> dict[str, Any]:
+        d = self.definitions_
+        status = {c.code: c.status for c in checks}
+        base = row.facts[0]
+        index = {code: j for j, code in enumerate(self.fact_codes_)}
+        # Fixes: every missing check an office can satisfy by writing; its effect is that fact switched on.
+        fixable = [c.code for c in checks if c.status == "missing" and c.code in d.concepts]
+        variants = []
+        for code in fixable:
+            f = base.copy()
+            if code in index:
+                f[index[code]] = 1.0
+            variants.append(f)
+        everything = base.copy()
+        for code in fixable:
+            if code in index:
+                everything[index[code]] = 1.0
+        documented = [code for code in self.fact_codes_ if status.get(code) == "passed"]
+        without = []
+        for code in documented:
+            f = base.copy()
+            f[index[code]] = 0.0
+            without.append(f)
+        scored = self._variants(row, [*variants, everything, *without, base])
+        p_fix, p_all = scored[: len(fixable)], float(scored[len(fixable)])
+        p_without = scored[len(fixable) + 1 : len(fixable) + 1 + len(documented)]
+        p_no_words = float(self._variants(row, [base], words_off=True)[0])
+        fixes = [
+            {
+                "check": code,
+                "title": d.titles.get(code, code),
+                "advice": d.concepts[code]["fix"],
+                "detail": d.advice.get(code, ""),
+                "p_after": min(float(p_fix[k]), p),
+                "effect": min(float(p_fix[k]), p) - p,
+                "changes_estimate": code in index and index[code] in self.fact_columns_,
+            }
+            for k, code in enumerate(fixable)
+        ]
+        fixes.sort(key=lambda f: (f["effect"], f["check"]))
+        attributions = [
+            {
+                "check": code,
+                "statement": f"{d.titles.get(code, code)} (documented)",
+                "effect": round(p - min(float(p_without[k]), 1.0), 4),
+                "direction": "lowers",
+            }
+            for k, code in enumerate(documented)
+        ]
+        attributions += [
+            {
+                "check": f["check"],
+                "statement": f"{f['title']} (not documented)",
+                "effect": -f["effect"],
+                "direction": "raises",
+            }
+            for f in fixes
+            if f["effect"] < 0
+        ]
+        attributions += [
+            {"check": code, "statement": f"{d.titles.get(code, code)} (not met)", "effect": None, "direction": "raises"}
+            for code in self.flag_codes_
+            if status.get(code) == "missing"
+        ]
+        if p_no_words - p > 0.0005:
+            attributions.append(
+                {
+                    "check": None,
+                    "statement": "Other wording of the request",
+                    "effect": round(p - p_no_words, 4),
+                    "direction": "lowers",
+                }
+            )
+        attributions = [a for a in attributions if not isinstance(a["effect"], float) or abs(a["effect"]) >= 0.0005]
+        kind = d.kinds.get(row.category[0])
+        needs = [code for code in d.needs.get(kind or "", []) if status.get(code) == "missing"]
+        order = np.argsort(-reasons, kind="stable")
+        return {
+            "p_upheld": p,
+            "p_low": low,
+            "p_high": high,
+            "prior": self.prior_of(row.category[0]),
+            "base_rate": self.base_rate,
+            "category": row.category[0],
+            "reasons": [
+                {
+                    "code": self.codes_[j],
+                    "label": d.reasons.get(self.codes_[j], self.codes_[j]),
+                    "probability": round(float(reasons[j]), 4),
+                }
+                for j in order
+            ],
+            "checklist": [
+                {
+                    "code": c.code,
+                    "title": c.title,
+                    "status": c.status,
+                    "evidence": c.evidence,
+                    "note": c.note,
+                    "reason_code": c.reason_code,
+                    "advice": d.advice.get(c.code, ""),
+                }
+                for c in checks
+                if c.status != "not_applicable"
+            ],
+            "fixes": fixes,
+            "p_all_fixed": min(p_all, p),
+            "attributions": attributions,
+            "needs_missing": needs,
+        }
