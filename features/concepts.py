@@ -50,7 +50,8 @@ CONCEPTS: Final[tuple[Concept, ...]] = (
         "visits_within_guideline",
         "exceeds_guideline_visits",
         "advice_only",
-        "Keep the visits within the guideline's allowance, or document the exceptional factors",
+        "Count the visits already had: request no more than the guideline's allowance minus them, or document the "
+        "functional improvement they produced (the guideline then allows more); never leave prior visits out",
     ),
     Concept("objective_findings", "no_red_flags_imaging", "documents", "Document the objective findings or red flags"),
     Concept(

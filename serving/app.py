@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -36,11 +37,13 @@ from starlette.staticfiles import StaticFiles
 
 from features.schema import Item
 from serving.errors import ApiError, ErrorItem, JSONBytes, error_response, validation_errors
+from serving.letter_pool import LetterBusy, LetterFailed, LetterPool, LetterRefused, LetterTimeout
 from serving.metrics import Metrics
 from serving.middleware import BodyRule, RequestGuard, media_type
 from serving.models import Champion, ChampionStore, skip_sklearn_validation
 from serving.schemas import (
     EXAMPLE_CASE,
+    INVALID_TEXT_REASON,
     BatchOut,
     ErrorResponse,
     Health,
@@ -51,6 +54,7 @@ from serving.schemas import (
     PrescreenOut,
     Readiness,
     ReloadOut,
+    valid_code_points,
 )
 from serving.scoring import (
     Avoid,
@@ -73,6 +77,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "Unreadable body (invalid UTF-8, JSON or multipart)"),
         (401, "Missing or wrong X-API-Key"),
+        (403, "Admin routes are off on this server (no IMR_ADMIN_KEY)"),
         (413, "Body too large"),
         (415, "Wrong Content-Type"),
         (422, "Invalid request: see errors[].field and errors[].reason"),
@@ -123,18 +128,33 @@ class LetterRejected(Exception):
 LetterParser = Callable[[bytes, str], list[Item]]
 
 
-async def get_letter_parser() -> LetterParser:
-    """``features.letters.parse_letter_bytes``, with its ``LetterError`` turned into :class:`LetterRejected`."""
+async def get_letter_parser(request: Request) -> LetterParser:
+    """``features.letters.parse_letter_bytes`` in the app's letter worker processes (with their time limit), or in
+    this process when there are none; a refusal becomes :class:`LetterRejected`, a full pool a 503."""
     try:
         from features import letters
     except ImportError:
         raise ApiError.one(503, "file", "letter parsing is not available on this server") from None
+    pool: LetterPool | None = getattr(request.app.state, "letter_pool", None)
 
     def parse(data: bytes, source: str) -> list[Item]:
+        if pool is None:
+            try:
+                return list(letters.parse_letter_bytes(data, source))
+            except letters.LetterError as exc:
+                raise LetterRejected(str(exc)) from None
         try:
-            return list(letters.parse_letter_bytes(data, source))
-        except letters.LetterError as exc:
+            return pool.parse(data, source)
+        except LetterRefused as exc:
             raise LetterRejected(str(exc)) from None
+        except LetterTimeout as exc:
+            raise LetterRejected(f"{source}: {exc}") from None
+        except LetterBusy:
+            raise ApiError.one(
+                503, "file", "every letter worker is busy: retry shortly", {"Retry-After": "1"}
+            ) from None
+        except LetterFailed as exc:
+            raise RuntimeError(f"letter worker failed ({exc})") from None
 
     return parse
 
@@ -291,11 +311,47 @@ BATCH_OPENAPI: dict[str, Any] = {
 }
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads_lenient(body: bytes) -> Any:
+    """orjson refuses a lone surrogate ("\\ud800") as invalid JSON; the standard parser reads it, so that the row
+    validation can name the field that holds it (NaN and Infinity stay refused, as orjson refuses them)."""
+    try:
+        return json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise ApiError.one(422, "body", "is not valid JSON") from None
+
+
+def _invalid_text(data: Any, path: str = "") -> list[ErrorItem]:
+    """Where ``data`` holds strings that are not valid Unicode (keys too), as error items."""
+    if isinstance(data, str):
+        try:
+            valid_code_points(data)
+        except ValueError as exc:
+            return [{"field": path or "body", "reason": str(exc)}]
+        return []
+    found: list[ErrorItem] = []
+    if isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _invalid_text(value, f"{path}[{index}]")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            name = key if not _invalid_text(key) else "<unknown field>"
+            where = f"{path}.{name}" if path else name
+            found += [{"field": where, "reason": INVALID_TEXT_REASON}] if name != key else _invalid_text(value, where)
+    return found
+
+
 def _parse_batch_json(body: bytes, max_batch: int) -> list[PrescreenIn | list[ErrorItem]]:
     try:
-        data = orjson.loads(body)
+        data, strict = orjson.loads(body), True
     except orjson.JSONDecodeError:
-        raise ApiError.one(422, "body", "is not valid JSON") from None
+        data, strict = _loads_lenient(body), False
+    invalid = [] if strict else _invalid_text(data)
+    if invalid:  # a fault of the body, like invalid UTF-8, not of one row: refuse it all, naming the fields
+        raise ApiError(422, invalid[:20])
     if not isinstance(data, list):
         raise ApiError.one(422, "body", "must be a JSON array of cases")
     if not data:
@@ -405,6 +461,8 @@ async def letters(
         items = await run_in_threadpool(parse_letter, data, source)
     except LetterRejected as exc:
         raise ApiError.one(422, "file", str(exc)[:300]) from None
+    except ApiError:
+        raise
     except Exception as exc:  # a parser crash on hostile input is still the input's fault: 4xx, not 5xx
         log.warning("letter parser failed", extra={"exc_type": type(exc).__name__, "request_id": _request_id(request)})
         raise ApiError.one(422, "file", f"{source}: could not be read as a determination letter") from None
@@ -441,9 +499,11 @@ async def letters(
 
 @v1.get("/models", response_model=ModelsOut, tags=["models"])
 async def models(services: ServicesDep) -> Response:
-    """Champion of each jurisdiction: version, metrics with intervals, data digest, trained-at, plots, load errors."""
+    """Champion of each jurisdiction (version, metrics with intervals, data digest, plots, load errors) and the band
+    thresholds every verdict derives from."""
     store, settings = services.store, services.settings
-    return JSONBytes({"models": model_infos(store, settings)})
+    bands = {"upheld_min": settings.band_upheld_min, "overturned_max": settings.band_overturned_max}
+    return JSONBytes({"models": model_infos(store, settings), "bands": bands})
 
 
 @v1.get("/models/{jurisdiction}/plots/{name}", tags=["models"], response_class=FileResponse)
@@ -477,9 +537,12 @@ async def healthz() -> Response:
 
 
 @ops.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "Not ready"}})
-async def readyz(services: ServicesDep) -> Response:
-    """Readiness: every jurisdiction has a champion (and whether it came from the registry or the local copy)."""
+async def readyz(request: Request, services: ServicesDep) -> Response:
+    """Readiness: every jurisdiction has a champion (and whether it came from the registry or the local copy). When
+    the server has a key, only a caller with one sees the details; others get ``{"ready": ...}`` alone."""
     store = services.store
+    if not request.scope.get("state", {}).get("key_ok", True):
+        return JSONBytes({"ready": store.ready}, status_code=200 if store.ready else 503)
     models_state: dict[str, dict[str, Any]] = {}
     for jurisdiction in store.jurisdictions:
         champion = store.get(jurisdiction)
@@ -587,6 +650,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         extra={"models": {j: c.ref for j, c in store.champions().items()}, "ready": store.ready},
     )
     task = asyncio.create_task(_watch(store, settings.reload_interval_s)) if settings.reload_interval_s > 0 else None
+    pool: LetterPool | None = app.state.letter_pool
+    if pool is not None and getattr(app.state, "letter_pool_start", False):
+        pool.start()
     try:
         yield
     finally:
@@ -594,6 +660,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if pool is not None:
+            await asyncio.to_thread(pool.close)
 
 
 def body_rules(settings: Settings) -> dict[str, BodyRule]:
@@ -643,13 +711,24 @@ def create_app(settings: Settings | None = None, store: ChampionStore | None = N
     )
     services = Services(settings, store or ChampionStore(settings), Rules.from_settings(settings), Metrics())
     app.state.services = services
+    # Letter parsing is CPU-bound Python: in worker processes it cannot stall the event loop (started on demand).
+    app.state.letter_pool = (
+        LetterPool(settings.letter_workers, settings.letter_timeout_s) if settings.letter_workers > 0 else None
+    )
     app.include_router(v1)
     app.include_router(ops)
     app.mount("/page", StaticFiles(directory=PAGE_DIR), name="page")
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_middleware(RequestGuard, rules=body_rules(settings), metrics=services.metrics, api_key=settings.api_key)
+    app.add_middleware(
+        RequestGuard,
+        rules=body_rules(settings),
+        metrics=services.metrics,
+        api_key=settings.api_key,
+        admin_key=settings.admin_key,
+        metrics_public=settings.metrics_public,
+    )
     app.openapi = lambda: _openapi_with_key(app)  # type: ignore[method-assign]
     if settings.cors_origins:
         app.add_middleware(

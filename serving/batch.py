@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from features.view import PrescreenRequest
 from serving.errors import validation_errors
 from serving.models import ModelOutputError, make_predictor, normalize_output
+from serving.policy import BandThresholds, band_for
 from serving.settings import Settings, default_tracking_uri
 
 Engine = Literal["local", "ray"]
@@ -42,13 +43,27 @@ Engine = Literal["local", "ray"]
 ID_COLUMN: Final = "id"
 REQUEST_FIELDS: Final[tuple[str, ...]] = tuple(PrescreenRequest.model_fields)
 TEXT_FIELDS: Final[tuple[str, ...]] = ("item_text", "summary", "ur_text", "claims_guideline")
-OUTPUT_COLUMNS: Final[tuple[str, ...]] = ("id", "jurisdiction", "p_upheld", "label", "reasons", "model_version")
+OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
+    "id",
+    "jurisdiction",
+    "p_upheld",
+    "p_low",
+    "p_high",
+    "band",
+    "label",
+    "reasons",
+    "model_version",
+)
 REJECT_COLUMNS: Final[tuple[str, ...]] = ("id", "row", "reason")
 INPUT_SUFFIXES: Final[frozenset[str]] = frozenset({".csv", ".parquet", ".jsonl"})
 #: Same limits and names as the API (``serving.settings`` defaults), without reading a server's environment.
 MAX_TEXT_BYTES: Final[int] = int(Settings.model_fields["max_text_bytes"].default)
 MODEL_PREFIX: Final[str] = str(Settings.model_fields["model_name_prefix"].default)
 MODEL_ALIAS: Final[str] = str(Settings.model_fields["model_alias"].default)
+#: The API's band thresholds: batch verdicts derive from the same rule (``serving.policy.band_for``).
+BANDS: Final = BandThresholds(
+    float(Settings.model_fields["band_upheld_min"].default), float(Settings.model_fields["band_overturned_max"].default)
+)
 DEFAULT_BATCH_SIZE: Final = 1024
 _ROW: Final = "_row"  # 1-based input row number, carried through scoring to restore the order
 _ERROR: Final = "_error"
@@ -317,9 +332,32 @@ def _output_row(row_id: str, number: int, ref: ChampionRef, raw: Mapping[str, An
     try:
         prediction = normalize_output(raw)
     except ModelOutputError as exc:
-        return {**base, "p_upheld": math.nan, "label": "", "reasons": "[]", _ERROR: f"model output: {exc}"}
+        return {**base, **_EMPTY, _ERROR: f"model output: {exc}"}
     reasons = json.dumps(prediction["reasons"], ensure_ascii=False)
-    return {**base, "p_upheld": prediction["p_upheld"], "label": prediction["label"], "reasons": reasons, _ERROR: ""}
+    p = prediction["p_upheld"]
+    thin = prediction["needs_missing"] or prediction["cannot_judge"]
+    band = "insufficient_information" if thin else band_for(p, BANDS)
+    low, high = prediction["p_low"], prediction["p_high"]
+    return {
+        **base,
+        "p_upheld": p,
+        "p_low": math.nan if low is None else min(low, p),
+        "p_high": math.nan if high is None else max(high, p),
+        "band": band,
+        "label": {"likely_upheld": "Upheld", "likely_overturned": "Overturned"}.get(band, ""),
+        "reasons": reasons,
+        _ERROR: "",
+    }
+
+
+_EMPTY: Final[dict[str, Any]] = {
+    "p_upheld": math.nan,
+    "p_low": math.nan,
+    "p_high": math.nan,
+    "band": "",
+    "label": "",
+    "reasons": "[]",
+}
 
 
 def _error_row(row_id: str, number: int, ref: ChampionRef, exc: Exception) -> dict[str, Any]:
@@ -327,9 +365,7 @@ def _error_row(row_id: str, number: int, ref: ChampionRef, exc: Exception) -> di
         ID_COLUMN: row_id,
         _ROW: number,
         "jurisdiction": ref.jurisdiction,
-        "p_upheld": math.nan,
-        "label": "",
-        "reasons": "[]",
+        **_EMPTY,
         "model_version": ref.version,
         _ERROR: f"model error: {type(exc).__name__}",
     }
@@ -444,9 +480,10 @@ def _write_atomic(path: Path, write: Any) -> None:
 def output_frame(scored: pd.DataFrame) -> pd.DataFrame:
     """The results file: one row per scored request, in input order, with stable column types."""
     out = scored.loc[:, list(OUTPUT_COLUMNS)].reset_index(drop=True)
-    for column in ("id", "jurisdiction", "label", "reasons", "model_version"):
+    for column in ("id", "jurisdiction", "band", "label", "reasons", "model_version"):
         out[column] = out[column].astype("string")
-    out["p_upheld"] = out["p_upheld"].astype("float64")
+    for column in ("p_upheld", "p_low", "p_high"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
     return out
 
 

@@ -57,8 +57,88 @@ def run_checklist(record: Mapping[str, Any]) -> list[CheckResult]:
     )
 
 
-def checklist_out(results: Iterable[CheckResult], record: Mapping[str, Any]) -> list[dict[str, Any]]:
+def model_checklist(entries: Iterable[Any]) -> list[CheckResult]:
+    """The checklist the model ran itself (with the definitions it was registered with), checked; bad rows dropped."""
+    out: list[CheckResult] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        code, title, status = entry.get("code"), entry.get("title"), entry.get("status")
+        if not isinstance(code, str) or not isinstance(title, str) or status not in ("passed", "missing"):
+            continue
+        evidence, note = entry.get("evidence"), entry.get("note")
+        out.append(
+            CheckResult(
+                code,
+                title,
+                status,
+                evidence if isinstance(evidence, str) else None,
+                str(entry.get("reason_code") or ""),
+                note if isinstance(note, str) else None,
+            )
+        )
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def fixes_out(raw: Iterable[Any], p_upheld: float) -> list[dict[str, Any]]:
+    """The model's ranked fixes, checked: biggest drop first, P(upheld) after a fix never above the item's."""
+    out: list[dict[str, Any]] = []
+    for entry in raw:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("check"), str):
+            continue
+        after = _number(entry.get("p_after"))
+        if after is None or not 0.0 <= after <= 1.0:
+            continue
+        after = min(after, p_upheld)
+        out.append(
+            {
+                "check": entry["check"],
+                "title": str(entry.get("title") or entry["check"]),
+                "advice": str(entry.get("advice") or ""),
+                "detail": str(entry.get("detail") or ADVICE.get(entry["check"], "")),
+                "p_after": round(after, 4),
+                "effect": round(after - p_upheld, 4),
+                "changes_estimate": bool(entry.get("changes_estimate")) and after < p_upheld,
+            }
+        )
+    out.sort(key=lambda f: (f["effect"], f["check"]))
+    return out
+
+
+def attributions_out(raw: Iterable[Any]) -> list[dict[str, Any]]:
+    """What moved the estimate, in words: documented facts (lower it), missing ones and flags (raise it)."""
+    out: list[dict[str, Any]] = []
+    for entry in raw:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("statement"), str):
+            continue
+        direction = entry.get("direction")
+        if direction not in ("lowers", "raises"):
+            continue
+        effect = _number(entry.get("effect"))
+        check = entry.get("check")
+        out.append(
+            {
+                "check": check if isinstance(check, str) else None,
+                "statement": entry["statement"][:200],
+                "direction": direction,
+                "effect": None if effect is None else round(effect, 4),
+            }
+        )
+    out.sort(key=lambda a: -abs(a["effect"] or 0.0))
+    return out
+
+
+def checklist_out(
+    results: Iterable[CheckResult], record: Mapping[str, Any], advice: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The checks that apply, in checklist order (the shape of ``schemas.CheckOut``)."""
+    words = advice or {}
     return [
         {
             "code": r.code,
@@ -66,7 +146,7 @@ def checklist_out(results: Iterable[CheckResult], record: Mapping[str, Any]) -> 
             "status": r.status,
             "evidence": r.evidence,
             "evidence_in": _evidence_in(r.evidence, record),
-            "advice": ADVICE.get(r.code, ""),
+            "advice": words.get(r.code) or ADVICE.get(r.code, ""),
             "note": r.note,
             "reason_code": r.reason_code,
         }
@@ -82,9 +162,12 @@ def merge_reasons(model: Sequence[Mapping[str, Any]], checks: Iterable[CheckResu
     the failed checks that give the same reason.
     """
     failed: dict[str, list[str]] = {}
+    answered: dict[str, list[str]] = {}
     for result in checks:
         if result.status == "missing":
             failed.setdefault(result.reason_code, []).append(result.code)
+        elif result.status == "passed":
+            answered.setdefault(result.reason_code, []).append(result.code)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for reason in model:
@@ -100,6 +183,8 @@ def merge_reasons(model: Sequence[Mapping[str, Any]], checks: Iterable[CheckResu
                 "probability": reason.get("probability"),
                 "source": "model",
                 "checks": failed.get(code, []),
+                # A passed check answers the reason (unless another check still fails it).
+                "answered_by": [] if failed.get(code) else answered.get(code, []),
             }
         )
     for code, check_codes in failed.items():
@@ -112,6 +197,7 @@ def merge_reasons(model: Sequence[Mapping[str, Any]], checks: Iterable[CheckResu
                     "probability": None,
                     "source": "checklist",
                     "checks": check_codes,
+                    "answered_by": [],
                 }
             )
     return out

@@ -91,6 +91,19 @@ class Prediction(TypedDict):
     label: str
     reasons: list[Reason]
     top_terms: list[Any]  # the model's attribution as it gave it (checked by ``serving.explain.top_terms``)
+    #: The estimate's 95 % interval, the category prior and the base rate (None when the model gives none).
+    p_low: float | None
+    p_high: float | None
+    prior: float | None
+    base_rate: float | None
+    #: The model's own checklist, ranked fixes and attributions (lists of dicts, checked by ``serving.explain``).
+    checklist: list[Any] | None
+    fixes: list[Any]
+    p_all_fixed: float | None
+    attributions: list[Any]
+    needs_missing: list[str]
+    #: Why the model cannot judge the item at all (gibberish, nothing like it in past determinations).
+    cannot_judge: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +227,29 @@ def normalize_output(row: Mapping[str, Any]) -> Prediction:
     label = row.get("label")
     if label not in ("Upheld", "Overturned"):
         label = "Upheld" if p >= 0.5 else "Overturned"
+    checklist = row.get("checklist")
     return {
         "p_upheld": p,
         "label": str(label),
         "reasons": parse_reasons(row.get("reasons")),
         "top_terms": _parse_json_list(row.get("top_terms")),
+        "p_low": _probability(row.get("p_low")),
+        "p_high": _probability(row.get("p_high")),
+        "prior": _probability(row.get("prior")),
+        "base_rate": _probability(row.get("base_rate")),
+        "checklist": None if checklist is None else _parse_json_list(checklist),
+        "fixes": _parse_json_list(row.get("fixes")),
+        "p_all_fixed": _probability(row.get("p_all_fixed")),
+        "attributions": _parse_json_list(row.get("attributions")),
+        "needs_missing": [str(c) for c in _parse_json_list(row.get("needs_missing")) if isinstance(c, str)],
+        "cannot_judge": [str(c)[:400] for c in _parse_json_list(row.get("cannot_judge")) if isinstance(c, str)],
     }
+
+
+def _probability(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ The request is case-shaped (one summary, 1..N disputed items), as an office fill
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from features.schema import Determination, Jurisdiction
 from serving.policy import Band
@@ -33,7 +33,12 @@ EXAMPLE_CASE: dict[str, Any] = {
 EXAMPLE_ITEM_RESULT: dict[str, Any] = {
     "index": 0,
     "p_upheld": 0.38,
-    "label": "Overturned",
+    "p_low": 0.25,
+    "p_high": 0.52,
+    "prior": 0.91,
+    "base_rate": 0.89,
+    "p_all_fixed": 0.33,
+    "label": None,
     "band": "uncertain",
     "band_label": "Uncertain",
     "reasons": [
@@ -91,6 +96,25 @@ EXAMPLE_ITEM_RESULT: dict[str, Any] = {
 }
 
 
+#: The reason given for text that is not valid Unicode (the batch route finds it by this start).
+INVALID_TEXT_REASON = "is not valid Unicode text: it holds an unpaired surrogate"
+
+
+def valid_code_points(value: str) -> str:
+    """Refuse a string that UTF-8 cannot encode: a lone surrogate (``"\\ud800"`` in JSON) would fail deep inside
+    the model (a 500) instead of here (a 422 that names the field). Everything else is a valid code point."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{INVALID_TEXT_REASON} (at character {exc.start})") from None
+    return value
+
+
+#: A text field of a request: any string of valid Unicode scalar values.
+Text = Annotated[str, AfterValidator(valid_code_points)]
+
+
 class ErrorDetail(BaseModel):
     """One problem with a request: where, and why (never the submitted value)."""
 
@@ -110,10 +134,10 @@ class ItemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    item_text: str = Field(description="The disputed item/service as requested", examples=["MRI of the lumbar spine"])
-    claims_guideline: str | None = Field(default=None, description="Guideline for this item, if not the case's")
-    treatment_category: str | None = Field(default=None, description="Optional; derived from the text if absent")
-    treatment_subcategory: str | None = None
+    item_text: Text = Field(description="The disputed item/service as requested", examples=["MRI of the lumbar spine"])
+    claims_guideline: Text | None = Field(default=None, description="Guideline for this item, if not the case's")
+    treatment_category: Text | None = Field(default=None, description="Optional; derived from the text if absent")
+    treatment_subcategory: Text | None = None
 
     @field_validator("item_text")
     @classmethod
@@ -129,16 +153,16 @@ class PrescreenIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_CASE]})
 
     jurisdiction: Jurisdiction = Field(description="dwc (workers' comp, MTUS) or dmhc (health plan)")
-    summary: str = Field(default="", description="Clinical case summary")
-    ur_text: str = Field(default="", description="The utilization review decision text, if any")
-    claims_guideline: str = Field(default="", description="Guideline the claims administrator cited")
+    summary: Text = Field(default="", description="Clinical case summary")
+    ur_text: Text = Field(default="", description="The utilization review decision text, if any")
+    claims_guideline: Text = Field(default="", description="Guideline the claims administrator cited")
     items: list[ItemIn] = Field(min_length=1, description="The disputed items (1..max_items)")
-    diagnosis_category: str | None = None
-    diagnosis_subcategory: str | None = None
-    review_type: str | None = Field(default=None, description="e.g. Medical Necessity")
-    imr_type: str | None = Field(default=None, description="Standard or Expedited")
-    age_range: str | None = None
-    gender: str | None = None
+    diagnosis_category: Text | None = None
+    diagnosis_subcategory: Text | None = None
+    review_type: Text | None = Field(default=None, description="e.g. Medical Necessity")
+    imr_type: Text | None = Field(default=None, description="Standard or Expedited")
+    age_range: Text | None = None
+    gender: Text | None = None
     report_year: int | None = Field(default=None, ge=1990, le=2100)
 
 
@@ -153,6 +177,10 @@ class Reason(BaseModel):
     )
     checks: list[str] = Field(
         default_factory=list, description="Codes of the failed checks that give this reason (they confirm a model one)"
+    )
+    answered_by: list[str] = Field(
+        default_factory=list,
+        description="Codes of the passed checks that answer this reason (the request already documents it)",
     )
 
 
@@ -180,6 +208,30 @@ class TopTerm(BaseModel):
     label: str = Field(description="The same, readable")
     weight: float = Field(description="Contribution: positive toward upheld, negative toward overturned")
     toward: Literal["upheld", "overturned"]
+
+
+class Fix(BaseModel):
+    """One thing to add before filing, with the estimate after it (never above the item's own)."""
+
+    check: str = Field(description="The checklist entry the fix satisfies")
+    title: str = Field(description="What the check looks for")
+    advice: str = Field(description="What to do, in a sentence")
+    detail: str = Field(default="", description="Examples of wording that satisfies it")
+    p_after: float = Field(description="P(upheld) with this fix alone (at most the item's p_upheld)")
+    effect: float = Field(description="p_after - p_upheld (0 or negative)")
+    changes_estimate: bool = Field(
+        description="False when the served model does not read this fact (it is advice reviewers cite, "
+        "not a term of the estimate)"
+    )
+
+
+class Attribution(BaseModel):
+    """What moved the estimate, in an office's words."""
+
+    check: str | None = Field(default=None, description="The checklist entry, when it is one")
+    statement: str = Field(description="The documented fact (or its absence), in words")
+    direction: Literal["lowers", "raises"] = Field(description="Its effect on the risk that the denial is upheld")
+    effect: float | None = Field(default=None, description="Change of P(upheld) it accounts for (signed)")
 
 
 class SimilarDetermination(BaseModel):
@@ -210,9 +262,19 @@ class ItemResult(BaseModel):
     """The pre-screen of one disputed item."""
 
     index: int = Field(description="Position of the item in the request")
-    p_upheld: float | None = Field(description="Probability that the denial is upheld (null when insufficient)")
-    label: Determination | None = Field(description="The more likely outcome (null when insufficient)")
-    band: Band
+    p_upheld: float | None = Field(description="Probability that the denial is upheld (null when not scored)")
+    p_low: float | None = Field(default=None, description="Lower end of the estimate's 95 % interval")
+    p_high: float | None = Field(default=None, description="Upper end of the estimate's 95 % interval")
+    prior: float | None = Field(
+        default=None, description="Upheld rate of the item's treatment category (letters shrunk toward published)"
+    )
+    base_rate: float | None = Field(default=None, description="The base rate the estimate is calibrated to")
+    p_all_fixed: float | None = Field(default=None, description="P(upheld) with every fix followed")
+    label: Determination | None = Field(
+        default=None,
+        description="The band's verdict: Upheld for likely_upheld, Overturned for likely_overturned, else null",
+    )
+    band: Band = Field(description="The verdict (thresholds in GET /v1/models); insufficient_information: no verdict")
     band_label: str
     reasons: list[Reason] = Field(
         description="Likely reasons: the model's (most likely first), then those of failed checks"
@@ -224,6 +286,10 @@ class ItemResult(BaseModel):
     )
     similar: list[SimilarDetermination] = Field(
         default_factory=list, description="Most similar past determinations, best first (empty when none)"
+    )
+    fixes: list[Fix] = Field(default_factory=list, description="What to add before filing, biggest effect first")
+    attributions: list[Attribution] = Field(
+        default_factory=list, description="What moved the estimate, in words (largest first)"
     )
 
 
@@ -317,10 +383,19 @@ class ModelInfo(BaseModel):
     last_error_at: str | None = None
 
 
+class Bands(BaseModel):
+    """The one decision rule: p(upheld) at or above upheld_min is likely upheld, at or below overturned_max likely
+    overturned, between them uncertain (every label, letter agreement and batch verdict derives from it)."""
+
+    upheld_min: float
+    overturned_max: float
+
+
 class ModelsOut(BaseModel):
-    """Every configured jurisdiction's champion."""
+    """Every configured jurisdiction's champion, and the band thresholds."""
 
     models: list[ModelInfo]
+    bands: Bands | None = None
 
 
 class ReloadOut(BaseModel):
@@ -338,7 +413,9 @@ class Readiness(BaseModel):
     """Whether every jurisdiction has a champion, and where each came from."""
 
     ready: bool
-    models: dict[str, dict[str, Any]]
+    models: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per jurisdiction (only for a caller with a key when the server has one)"
+    )
 
 
 class PageConfig(BaseModel):

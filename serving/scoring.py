@@ -136,20 +136,43 @@ class Explanation:
     reasons: list[dict[str, Any]]
     top_terms: list[dict[str, Any]]
     similar: list[dict[str, Any]]
+    fixes: list[dict[str, Any]]
+    attributions: list[dict[str, Any]]
 
 
 def explain_item(
     record: Mapping[str, Any], prediction: Prediction | None, hits: Sequence[Any], rules: Rules, avoid: Avoid
 ) -> Explanation:
-    """Checklist, merged reasons, top terms and similar determinations of one item."""
-    checks = ex.run_checklist(record)
+    """Checklist, merged reasons, ranked fixes, attributions and similar determinations of one item.
+
+    The checklist is the model's own (run with the definitions it was registered with) when it gives one, so the
+    advice, the fixes and the estimate rest on the same checks; otherwise ``features.checklist`` runs here.
+    """
+    given = prediction.get("checklist") if prediction is not None else None
+    checks = ex.model_checklist(given) if given is not None else ex.run_checklist(record)
+    advice = {str(c.get("code")): str(c.get("advice") or "") for c in given or () if isinstance(c, Mapping)}
     model_reasons: Sequence[Mapping[str, Any]] = prediction["reasons"] if prediction is not None else ()
     return Explanation(
-        checklist=ex.checklist_out(checks, record),
+        checklist=ex.checklist_out(checks, record, advice),
         reasons=ex.merge_reasons(model_reasons, checks),
         top_terms=ex.top_terms(prediction["top_terms"]) if prediction is not None else [],
         similar=ex.similar_out(hits, rules.similar_k, avoid.case_id, avoid.before),
+        fixes=ex.fixes_out(prediction.get("fixes") or (), prediction["p_upheld"]) if prediction is not None else [],
+        attributions=ex.attributions_out(prediction.get("attributions") or ()) if prediction is not None else [],
     )
+
+
+def verdict_label(band: str) -> str | None:
+    """The outcome a band stands for (the band is the only verdict; ``uncertain`` and insufficient have none)."""
+    return {"likely_upheld": "Upheld", "likely_overturned": "Overturned"}.get(band)
+
+
+def _needs_words(codes: Sequence[str], checklist: Sequence[Mapping[str, Any]]) -> list[str]:
+    titles = {str(c.get("code")): str(c.get("title")) for c in checklist}
+    return [
+        f"A reviewer needs this for this kind of item and the request lacks it: {titles.get(code, code)}."
+        for code in codes
+    ]
 
 
 def item_result(
@@ -157,31 +180,53 @@ def item_result(
 ) -> dict[str, Any]:
     """The result of one item (the shape of ``schemas.ItemResult``); without an explanation, the model's reasons."""
     if explanation is None:
-        explanation = Explanation([], ex.merge_reasons(prediction["reasons"] if prediction else (), ()), [], [])
+        explanation = Explanation([], ex.merge_reasons(prediction["reasons"] if prediction else (), ()), [], [], [], [])
     common = {
         "reasons": explanation.reasons,
         "checklist": explanation.checklist,
         "top_terms": explanation.top_terms,
         "similar": explanation.similar,
+        "fixes": explanation.fixes,
+        "attributions": explanation.attributions,
     }
     if prediction is None:
         return {
             "index": index,
             "p_upheld": None,
+            "p_low": None,
+            "p_high": None,
+            "prior": None,
+            "base_rate": None,
+            "p_all_fixed": None,
             "label": None,
             "band": "insufficient_information",
             "band_label": BAND_LABELS["insufficient_information"],
             "missing_information": missing,
             **common,
         }
-    band = band_for(prediction["p_upheld"], rules.thresholds)
+    p = prediction["p_upheld"]
+    needs = prediction.get("needs_missing") or []
+    cannot = prediction.get("cannot_judge") or []
+    # Without what a reviewer needs for this kind of item there is no verdict: the estimate is shown as it
+    # stands (never better than with the information: the model is monotone), beside the category's prior.
+    band = "insufficient_information" if needs or cannot else band_for(p, rules.thresholds)
+    low, high = prediction.get("p_low"), prediction.get("p_high")
+    all_fixed = prediction.get("p_all_fixed")
     return {
         "index": index,
-        "p_upheld": round(prediction["p_upheld"], 4),
-        "label": prediction["label"],
+        "p_upheld": round(p, 4),
+        "p_low": round(min(low, p), 4) if low is not None else None,
+        "p_high": round(max(high, p), 4) if high is not None else None,
+        "prior": None if prediction.get("prior") is None else round(float(prediction["prior"] or 0.0), 4),
+        "base_rate": None if prediction.get("base_rate") is None else round(float(prediction["base_rate"] or 0.0), 4),
+        "p_all_fixed": round(min(all_fixed, p), 4) if all_fixed is not None else None,
+        "label": verdict_label(band),
         "band": band,
         "band_label": BAND_LABELS[band],
-        "missing_information": [],
+        "missing_information": [
+            *cannot,
+            *_needs_words(needs, explanation.checklist or prediction.get("checklist") or []),
+        ],
         **common,
     }
 

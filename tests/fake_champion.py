@@ -133,7 +133,51 @@ class FakeChampion(PythonModel):
             terms = [{"feature": f"item_text__{w}", "weight": 0.9} for w in UPHELD_WORDS if w in text]
             terms += [{"feature": f"item_text__{w}", "weight": -0.9} for w in OVERTURNED_WORDS if w in text]
             out["top_terms"] = json.dumps(terms)
+            out.update(self._context(text, p))
         return out
+
+    @staticmethod
+    def _context(text: str, p: float) -> dict[str, Any]:
+        """The interval, prior, base rate, ranked fixes and attributions of the pyfunc contract (invented)."""
+        fixes = []
+        if "unspecified" in text:
+            fixes = [
+                {
+                    "check": "quantity_stated",
+                    "title": "Number, frequency and duration stated",
+                    "advice": "State the number, frequency and duration",
+                    "p_after": round(p - 0.2, 4),
+                    "changes_estimate": True,
+                },
+                {
+                    "check": "guideline_named",
+                    "title": "Guideline named (MTUS / ACOEM / ODG)",
+                    "advice": "Name the guideline",
+                    "p_after": p,
+                    "changes_estimate": False,
+                },
+            ]
+        return {
+            "p_low": round(max(0.0, p - 0.05), 4),
+            "p_high": round(min(1.0, p + 0.05), 4),
+            "prior": 0.9,
+            "base_rate": 0.89,
+            "fixes": json.dumps(fixes),
+            "p_all_fixed": round(p - 0.2, 4) if fixes else p,
+            "attributions": json.dumps(
+                [
+                    {
+                        "check": "quantity_stated",
+                        "statement": "Number, frequency and duration stated (not documented)",
+                        "direction": "raises",
+                        "effect": 0.2,
+                    }
+                ]
+                if fixes
+                else []
+            ),
+            "cannot_judge": json.dumps(["The item text names no treatment."] if "physicaltherapy" in text else []),
+        }
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self._score(r) for r in records]

@@ -46,6 +46,7 @@ _TEMPLATES = re.compile(
     re.IGNORECASE,
 )
 _MAX_TEXT_CHARS = 40_000
+OTHER_CATEGORY = "Other"
 
 
 @functools.lru_cache(maxsize=8192)  # cross-validation featurises the same few hundred requests many times
@@ -538,8 +539,21 @@ class MonotoneReasonModel(ImrEstimator):
             checks = self.checklist(
                 str(X["item_text"].iloc[i]), str(X["summary"].iloc[i]), str(X["claims_guideline"].iloc[i])
             )
-            out.append(self._explain_row(row, checks, float(p[i]), float(low[i]), float(high[i]), P[i]))
+            result = self._explain_row(row, checks, float(p[i]), float(low[i]), float(high[i]), P[i])
+            result["cannot_judge"] = self._cannot_judge(str(X["item_text"].iloc[i]), inputs.category[i])
+            out.append(result)
         return out
+
+    def _cannot_judge(self, item: str, category: str) -> list[str]:
+        """Why the model cannot judge an item at all (gibberish, or an item unlike anything it was trained on)."""
+        known = int(self.vectorizer_.transform([request_text(item, "", "")]).sum())
+        if category == OTHER_CATEGORY and (known == 0 or len(set(item.lower().split())) < 2):
+            return [
+                "The item text names no treatment or service this model has seen (no category fits and none of "
+                "its words occur in past determinations): state the treatment, e.g. 'Physical therapy, lumbar "
+                "spine, 2 times a week for 4 weeks'."
+            ]
+        return []
 
     def _variants(self, row: Inputs, facts: list[np.ndarray], words_off: bool = False) -> np.ndarray:
         """p(upheld) of the row with each given fact vector (optionally with every word indicator off)."""
@@ -555,6 +569,7 @@ class MonotoneReasonModel(ImrEstimator):
     ) -> dict[str, Any]:
         d = self.definitions_
         status = {c.code: c.status for c in checks}
+        notes = {c.code: c.note for c in checks}
         base = row.facts[0]
         index = {code: j for j, code in enumerate(self.fact_codes_)}
         # Fixes: every missing check an office can satisfy by writing; its effect is that fact switched on.
@@ -584,7 +599,7 @@ class MonotoneReasonModel(ImrEstimator):
                 "check": code,
                 "title": d.titles.get(code, code),
                 "advice": d.concepts[code]["fix"],
-                "detail": d.advice.get(code, ""),
+                "detail": " ".join(x for x in (d.advice.get(code, ""), notes.get(code) or "") if x),
                 "p_after": min(float(p_fix[k]), p),
                 "effect": min(float(p_fix[k]), p) - p,
                 "changes_estimate": code in index and index[code] in self.fact_columns_,

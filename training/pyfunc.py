@@ -185,6 +185,7 @@ class PrescreenModel(PythonModel):
                     "p_all_fixed": round(float(p[i]), 4),
                     "attributions": [],
                     "needs_missing": [c for c in NEEDS.get(kind_of(category) or "", ()) if status.get(c) == "missing"],
+                    "cannot_judge": _cannot_judge(str(row["item_text"]), category),
                 }
             )
         return out
@@ -249,6 +250,13 @@ class PrescreenModel(PythonModel):
                 ]
             )
         return out
+
+
+def _cannot_judge(item: str, category: str) -> list[str]:
+    """Models without a vocabulary of their own: an uncategorised item of fewer than two distinct words."""
+    if category == "Other" and len(set(item.lower().split())) < 2:
+        return ["The item text names no treatment or service (no category fits): state the treatment."]
+    return []
 
 
 def _linear_parts(estimator: Any) -> tuple[Any, np.ndarray, list[str | None]] | None:

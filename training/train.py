@@ -39,8 +39,10 @@ from training.evaluate import (
     CVResult,
     Estimate,
     HoldoutResult,
+    brier,
     cross_validate,
     holdout,
+    log_loss,
     operating_threshold,
     paired_difference,
     plot_all,
@@ -734,6 +736,25 @@ def run_training(
                     config.evaluation.bootstrap_seed,
                 )
                 decision = decide(gates)
+                constant_spec = next((c for c in config.candidates if c.kind == "constant"), None)
+                versus_constant = {}
+                if constant_spec is not None:
+                    constant_cv = cv_by_config[json.dumps(constant_spec.model_dump(mode="json"), sort_keys=True)]
+                    for metric_name, fn in (("brier", brier), ("log_loss", log_loss)):
+                        diff = paired_difference(
+                            dev.y,
+                            best_cv.P,
+                            constant_cv.P,
+                            dev.groups,
+                            config.evaluation.bootstrap,
+                            config.evaluation.bootstrap_seed,
+                            metric=fn,
+                        )
+                        versus_constant[f"{metric_name}_minus_constant"] = diff.format(4)
+                        say(
+                            f"[{config.jurisdiction}] {best.name} minus constant, cross-validated {metric_name} "
+                            f"(paired case bootstrap): {diff.format(4)}"
+                        )
                 version_tags = {
                     **tags,
                     "candidate": best.name,
@@ -741,6 +762,7 @@ def run_training(
                     "gates": "passed" if decision.promote else "failed: " + ", ".join(g.name for g in decision.failed),
                     "fallback": fallback_note or "no",
                     "auc_gain_over_prior": gains.format(4),
+                    **versus_constant,
                     **{k: f"{v:.4f}" for k, v in _metric_dict("", best.metrics).items()},
                     **{k: f"{v:.4f}" for k, v in _metric_dict("temporal_", best.temporal or {}).items()},
                 }

@@ -280,3 +280,35 @@ def test_docs_is_a_page_of_our_own_without_a_cdn(api_client: TestClient) -> None
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert api_client.get("/page/docs.js").status_code == 200
     assert api_client.get("/redoc").status_code == 404
+
+
+def test_every_estimate_comes_with_its_interval_prior_and_base_rate(api_client: TestClient) -> None:
+    result = only_item(api_client, "Norco quantity unspecified")
+    assert result["p_low"] <= result["p_upheld"] <= result["p_high"]
+    assert result["prior"] == 0.9 and result["base_rate"] == 0.89
+
+
+def test_ranked_fixes_never_promise_more_than_the_item_and_come_biggest_first(api_client: TestClient) -> None:
+    result = only_item(api_client, "Norco quantity unspecified")
+    fixes = result["fixes"]
+    assert [f["check"] for f in fixes] == ["quantity_stated", "guideline_named"]
+    assert fixes[0]["p_after"] == pytest.approx(result["p_upheld"] - 0.2) and fixes[0]["changes_estimate"]
+    assert fixes[1]["p_after"] == result["p_upheld"] and not fixes[1]["changes_estimate"]
+    assert all(f["p_after"] <= result["p_upheld"] for f in fixes)
+    assert result["p_all_fixed"] <= result["p_upheld"]
+    assert result["attributions"][0]["direction"] == "raises"
+
+
+def test_the_band_is_the_only_verdict(api_client: TestClient) -> None:
+    expected = {"likely_upheld": "Upheld", "likely_overturned": "Overturned", "uncertain": None}
+    for item in ("Norco quantity unspecified", "MRI of the lumbar spine", "Acupuncture for the neck"):
+        result = only_item(api_client, item)
+        assert result["label"] == expected[result["band"]], item
+    bands = api_client.get("/v1/models").json()["bands"]
+    assert bands == {"upheld_min": 0.65, "overturned_max": 0.35}
+
+
+def test_an_item_the_model_cannot_judge_is_insufficient_with_the_reason(api_client: TestClient) -> None:
+    result = only_item(api_client, "Physicaltherapy " * 40)
+    assert result["band"] == "insufficient_information" and result["label"] is None
+    assert result["missing_information"] == ["The item text names no treatment."]

@@ -195,7 +195,26 @@ def test_explanations_are_shown(page: Any) -> None:
     assert recommended.locator(".advice").inner_text()
     assert "passed" in card.locator(".checklist .count").inner_text()
     reasons = card.locator(".reasons li")
-    assert reasons.first.get_attribute("data-source") == "model" and "model 70%" in reasons.first.inner_text()
+    assert reasons.first.get_attribute("data-source") == "model"
+    assert "reviewers would cite: 70%" in reasons.first.inner_text()
+    assert reasons.first.locator(".source-badge").get_attribute("title")  # every badge says what it means
+
+
+def test_the_way_to_approvable_and_the_context_of_the_estimate(page: Any) -> None:
+    fill_case(page, "Norco quantity unspecified")
+    page.click("#submit")
+    card = page.locator("#results .result[data-index='0']")
+    card.wait_for()
+    context = card.locator(".context").inner_text()
+    assert "95 % interval 80%–90%" in context and "90% upheld" in context and "all IMR items: 89% upheld" in context
+    fixes = card.locator(".fixes li.fix")
+    expect(fixes).to_have_count(2)
+    assert fixes.first.get_attribute("data-check") == "quantity_stated"
+    assert "85% → 65%" in fixes.first.inner_text()
+    assert "does not read it" in fixes.nth(1).inner_text()
+    assert "With every fix: 65%" in card.locator(".fixes .all-fixed").inner_text()
+    attribution = card.locator(".attributions li").first
+    assert "not documented" in attribution.inner_text() and "raises the risk" in attribution.inner_text()
 
 
 def test_remove_an_item(page: Any) -> None:

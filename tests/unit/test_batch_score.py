@@ -79,7 +79,9 @@ def test_local_scores_good_rows_in_order_and_rejects_bad_ones(fake_registry: Any
     assert out["id"].tolist() == ["a-1", "a-2", "b-1", "a-3"]
     assert out["jurisdiction"].tolist() == ["dwc", "dwc", "dmhc", "dwc"]
     assert out["p_upheld"].tolist() == pytest.approx([0.85, 0.15, 0.5, 0.15])
-    assert out["label"].tolist() == ["Upheld", "Overturned", "Upheld", "Overturned"]
+    # The band is the verdict (as in the API): 0.5 is "uncertain", which has no label.
+    assert out["band"].tolist() == ["likely_upheld", "likely_overturned", "uncertain", "likely_overturned"]
+    assert out["label"].fillna("").tolist() == ["Upheld", "Overturned", "", "Overturned"]
     assert json.loads(out["reasons"][0])[0]["code"] == "quantity_unspecified"
     assert set(out["model_version"]) == {"1"}
     rejects = pd.read_csv(report.rejects_path, dtype={"id": str}, keep_default_na=False)

@@ -59,17 +59,60 @@ def test_merge_reasons() -> None:
             "probability": 0.6,
             "source": "model",
             "checks": ["quantity_stated", "dose_stated"],
+            "answered_by": [],
         },
-        {"code": "custom", "label": "Custom words", "probability": 0.2, "source": "model", "checks": []},
+        {
+            "code": "custom",
+            "label": "Custom words",
+            "probability": 0.2,
+            "source": "model",
+            "checks": [],
+            "answered_by": [],
+        },
         {
             "code": "conservative_care_not_tried",
             "label": REASONS["conservative_care_not_tried"],
             "probability": None,
             "source": "checklist",
             "checks": ["first_line_tried"],
+            "answered_by": [],
         },
     ]
     assert ex.merge_reasons([], []) == []
+
+
+def test_a_reason_a_passed_check_answers_shows_as_answered() -> None:
+    model = [{"code": "no_functional_improvement", "label": "x", "probability": 0.82}]
+    checks = [check("prior_treatment_outcome", "passed", "no_functional_improvement")]
+    assert ex.merge_reasons(model, checks)[0]["answered_by"] == ["prior_treatment_outcome"]
+    # ...unless another check still fails the same reason
+    checks.append(check("other", "missing", "no_functional_improvement"))
+    assert ex.merge_reasons(model, checks)[0]["answered_by"] == []
+
+
+def test_fixes_never_promise_a_higher_estimate_and_come_biggest_first() -> None:
+    raw = [
+        {"check": "a", "title": "A", "advice": "do a", "p_after": 0.95, "changes_estimate": True},
+        {"check": "b", "title": "B", "advice": "do b", "p_after": 0.70, "changes_estimate": True},
+        {"check": "c", "title": "C", "advice": "do c", "p_after": 0.90, "changes_estimate": False},
+        {"check": 3, "p_after": 0.1},
+        {"check": "d", "p_after": "high"},
+    ]
+    out = ex.fixes_out(raw, 0.9)
+    assert [f["check"] for f in out] == ["b", "a", "c"]
+    assert all(f["p_after"] <= 0.9 for f in out)
+    assert out[1]["effect"] == 0.0 and out[1]["changes_estimate"] is False  # capped at the item's estimate
+
+
+def test_attributions_are_checked_and_largest_first() -> None:
+    raw = [
+        {"check": "x", "statement": "X (documented)", "direction": "lowers", "effect": -0.02},
+        {"check": "y", "statement": "Y (not documented)", "direction": "raises", "effect": 0.1},
+        {"statement": "bad direction", "direction": "sideways", "effect": 0.3},
+        {"statement": 5, "direction": "lowers"},
+    ]
+    out = ex.attributions_out(raw)
+    assert [a["check"] for a in out] == ["y", "x"]
 
 
 @pytest.mark.parametrize(
