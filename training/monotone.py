@@ -289,6 +289,7 @@ class MonotoneReasonModel(ImrEstimator):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_cache", None)
+        state.pop("_stack", None)
         if "definitions_" in state:
             state["definitions_"] = freeze(state["definitions_"])
         return state
@@ -495,13 +496,61 @@ class MonotoneReasonModel(ImrEstimator):
         )
         return _sigmoid(z), P
 
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every structure's reason heads as one matrix (main first), so scoring is one product for all of them."""
+        stack = self.__dict__.get("_stack")
+        if stack is None:
+            structures = [self.main_, *self.replicas_]
+            stack = (
+                np.vstack([s.heads.coef for s in structures]),
+                np.concatenate([s.heads.intercept for s in structures]),
+            )
+            self.__dict__["_stack"] = stack
+        return stack
+
+    def _outcome(self, s: _Structure, P: np.ndarray, inputs: Inputs, facts: np.ndarray) -> np.ndarray:
+        offset = _logit(np.array([s.priors.get(c, s.default_prior) for c in inputs.category]))
+        z = (
+            offset
+            + s.intercept
+            + P @ s.reason_weight
+            + facts[:, self.fact_columns_] @ s.fact_weight
+            + inputs.flags @ s.flag_weight
+        )
+        return _sigmoid(z)
+
+    def _head_logits(
+        self, coef: np.ndarray, intercept: np.ndarray, inputs: Inputs, with_facts: bool = True, with_words: bool = True
+    ) -> np.ndarray:
+        """Reason-head logits of featurised requests, block by block (words sparse, the rest dense and small):
+        the same as ``F @ coef.T + intercept`` over :meth:`_head_matrix`, without building it."""
+        n_words, n_facts, n_flags = len(self.vectorizer_.vocabulary_), len(self.fact_columns_), len(self.flag_codes_)
+        logits = np.tile(intercept, (len(inputs.category), 1))
+        if with_words:
+            logits += np.asarray(inputs.words @ coef[:, :n_words].T)
+        if with_facts and n_facts:
+            logits += inputs.facts[:, self.fact_columns_] @ coef[:, n_words : n_words + n_facts].T
+        if n_flags:
+            logits += inputs.flags @ coef[:, n_words + n_facts : n_words + n_facts + n_flags].T
+        index = {c: j for j, c in enumerate(self.categories_)}
+        start = n_words + n_facts + n_flags
+        for i, c in enumerate(inputs.category):
+            if c in index:
+                logits[i] += coef[:, start + index[c]]
+        return logits
+
     def score_inputs(self, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """p(upheld), its 95 % interval (low, high) and the reason probabilities, from featurised requests."""
-        F = self._head_matrix(inputs)
-        p, P = self._score(self.main_, inputs, F)
-        if self.replicas_:
-            reps = np.vstack([self._score(s, inputs, F)[0] for s in self.replicas_])
-            low, high = np.percentile(reps, [2.5, 97.5], axis=0)
+        coef, intercept = self._stacked()
+        heads = _sigmoid(self._head_logits(coef, intercept, inputs))
+        r = len(self.codes_)
+        structures = [self.main_, *self.replicas_]
+        scores = [
+            self._outcome(s, heads[:, k * r : (k + 1) * r], inputs, inputs.facts) for k, s in enumerate(structures)
+        ]
+        p, P = scores[0], heads[:, :r]
+        if len(scores) > 1:
+            low, high = np.percentile(np.vstack(scores[1:]), [2.5, 97.5], axis=0)
             low, high = np.minimum(low, p), np.maximum(high, p)
         else:
             low, high = p.copy(), p.copy()
@@ -533,21 +582,24 @@ class MonotoneReasonModel(ImrEstimator):
         attributions in words and what a reviewer would need but the request lacks (see :func:`_explain_row`)."""
         inputs = self.featurize(X)
         p, low, high, P = self.score_inputs(inputs)
+        items = X["item_text"].astype(str).tolist()
+        summaries = X["summary"].astype(str).tolist()
+        guidelines = X["claims_guideline"].astype(str).tolist()
         out = []
         for i in range(len(X)):
             row = Inputs(inputs.words[i], inputs.facts[i : i + 1], inputs.flags[i : i + 1], [inputs.category[i]])
-            checks = self.checklist(
-                str(X["item_text"].iloc[i]), str(X["summary"].iloc[i]), str(X["claims_guideline"].iloc[i])
-            )
+            checks = self.checklist(items[i], summaries[i], guidelines[i])
             result = self._explain_row(row, checks, float(p[i]), float(low[i]), float(high[i]), P[i])
-            result["cannot_judge"] = self._cannot_judge(str(X["item_text"].iloc[i]), inputs.category[i])
+            result["cannot_judge"] = self._cannot_judge(items[i], inputs.category[i])
             out.append(result)
         return out
 
     def _cannot_judge(self, item: str, category: str) -> list[str]:
         """Why the model cannot judge an item at all (gibberish, or an item unlike anything it was trained on)."""
+        if category != OTHER_CATEGORY:
+            return []
         known = int(self.vectorizer_.transform([request_text(item, "", "")]).sum())
-        if category == OTHER_CATEGORY and (known == 0 or len(set(item.lower().split())) < 2):
+        if known == 0 or len(set(item.lower().split())) < 2:
             return [
                 "The item text names no treatment or service this model has seen (no category fits and none of "
                 "its words occur in past determinations): state the treatment, e.g. 'Physical therapy, lumbar "
@@ -556,13 +608,20 @@ class MonotoneReasonModel(ImrEstimator):
         return []
 
     def _variants(self, row: Inputs, facts: list[np.ndarray], words_off: bool = False) -> np.ndarray:
-        """p(upheld) of the row with each given fact vector (optionally with every word indicator off)."""
-        n = len(facts)
-        words = sp.csr_matrix(row.words.shape) if words_off else row.words
-        batch = Inputs(
-            sp.vstack([words] * n, format="csr"), np.vstack(facts), np.repeat(row.flags, n, axis=0), row.category * n
-        )
-        return self._score(self.main_, batch, self._head_matrix(batch))[0]
+        """p(upheld) of the row with each given fact vector (optionally with every word indicator off).
+
+        Only the facts change between variants: the heads' logits are the row's logits without its facts plus the
+        facts' own terms, so no sparse matrix is rebuilt per variant.
+        """
+        s = self.main_
+        n_words = len(self.vectorizer_.vocabulary_)
+        kept = self.fact_columns_
+        fact_coef = s.heads.coef[:, n_words : n_words + len(kept)]
+        logits = self._head_logits(s.heads.coef, s.heads.intercept, row, with_facts=False, with_words=not words_off)[0]
+        stacked = np.vstack(facts)
+        P = _sigmoid(logits[None, :] + stacked[:, kept] @ fact_coef.T)
+        batch = Inputs(row.words, stacked, np.repeat(row.flags, len(facts), axis=0), row.category * len(facts))
+        return self._outcome(s, P, batch, stacked)
 
     def _explain_row(
         self, row: Inputs, checks: Sequence[Any], p: float, low: float, high: float, reasons: np.ndarray

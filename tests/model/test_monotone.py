@@ -152,3 +152,26 @@ def test_pickled_model_file_round_trips(fitted: MonotoneReasonModel, tmp_path: P
     )
     frame = view_frame(X)
     np.testing.assert_allclose(restored.predict_proba(frame), fitted.predict_proba(frame))
+
+
+def test_fast_paths_equal_the_plain_computation(
+    fitted: MonotoneReasonModel, synthetic: tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    from training.monotone import Inputs
+
+    inputs = fitted.featurize(synthetic[0].head(12))
+    p, low, high, _ = fitted.score_inputs(inputs)
+    F = fitted._head_matrix(inputs)
+    np.testing.assert_allclose(p, fitted._score(fitted.main_, inputs, F)[0], atol=1e-12)
+    replicas = np.vstack([fitted._score(s, inputs, F)[0] for s in fitted.replicas_])
+    np.testing.assert_allclose(low, np.minimum(np.percentile(replicas, 2.5, axis=0), p), atol=1e-12)
+    np.testing.assert_allclose(high, np.maximum(np.percentile(replicas, 97.5, axis=0), p), atol=1e-12)
+    for i in range(12):
+        row = Inputs(inputs.words[i], inputs.facts[i : i + 1], inputs.flags[i : i + 1], [inputs.category[i]])
+        variants = [np.ones_like(row.facts[0]), np.zeros_like(row.facts[0])]
+        fast = fitted._variants(row, variants)
+        for f, value in zip(variants, fast, strict=True):
+            plain = Inputs(row.words, f[None, :], row.flags, row.category)
+            assert value == pytest.approx(
+                fitted._score(fitted.main_, plain, fitted._head_matrix(plain))[0][0], abs=1e-12
+            )
