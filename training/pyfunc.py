@@ -137,7 +137,8 @@ class PrescreenModel(PythonModel):
 
         p = np.asarray(self._estimator.predict_proba(frame))[:, 1]
         interval = getattr(self._estimator, "predict_interval", None)
-        low, high = interval(frame) if callable(interval) else (p, p)
+        # A model without an interval of its own says so (null), rather than a zero-width one.
+        low, high = interval(frame) if callable(interval) else (None, None)
         reasons = self._reasons(frame)
         base_rate = float(getattr(self._estimator, "base_rate", float("nan")))
         prior_of = getattr(self._estimator, "prior_of", None)
@@ -162,8 +163,8 @@ class PrescreenModel(PythonModel):
             out.append(
                 {
                     "p_upheld": float(p[i]),
-                    "p_low": float(min(low[i], p[i])),
-                    "p_high": float(max(high[i], p[i])),
+                    "p_low": None if low is None else float(min(low[i], p[i])),
+                    "p_high": None if high is None else float(max(high[i], p[i])),
                     "prior": float(prior_of(category)) if callable(prior_of) else float(p[i]),
                     "base_rate": base_rate,
                     "category": category,
