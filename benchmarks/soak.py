@@ -210,7 +210,12 @@ def request_mix(key: str) -> list[Kind]:
         Kind("letter (text)", 4, text_letters, (200,)),
         Kind("letter (PDF)", 2, pdf_letters, (200,)),
         Kind("models", 8, [_http("GET", "/v1/models", key)], (200,)),
-        Kind("health/ready/metrics", 8, [_http("GET", p, None) for p in ("/healthz", "/readyz", "/metrics")], (200,)),
+        Kind(
+            "health/ready/metrics",
+            8,
+            [_http("GET", "/healthz", None), _http("GET", "/readyz", None), _http("GET", "/metrics", key)],
+            (200,),
+        ),
         Kind("invalid (422)", 6, invalid, (422,)),
         Kind("wrong key (401)", 4, wrong_key, (401,)),
     ]

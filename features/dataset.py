@@ -1,7 +1,12 @@
 """Sources -> one validated, deduplicated item table, a manifest and a rejects report.
 
-``build_dataset`` is what ``make data`` runs. The table is replaced atomically, so an interrupted build
-leaves the previous one intact; the same inputs always give the same content digest.
+``build_dataset`` is what ``make data`` runs; the same inputs always give the same content digest.
+
+One build is one set: table, manifest and rejects are written into a new folder ``builds/<name>/``, and a single
+symbolic link, ``current``, is then switched to it (``os.replace`` of a link is atomic). ``items.parquet``,
+``manifest.json`` and ``rejects.csv`` in the data folder are links through ``current``, so existing readers keep
+their paths and always see one build's three files, never a mix. A build killed at any point leaves the previous
+set in place. ``load_items`` checks the table against the manifest beside it and refuses a mismatch.
 """
 
 from __future__ import annotations
@@ -37,6 +42,18 @@ class DatasetMissingError(FileNotFoundError):
 
 class NoSourcesError(RuntimeError):
     """Nothing to build from."""
+
+
+class DatasetMismatchError(RuntimeError):
+    """The item table is not the one its manifest describes (a mixed or tampered data folder)."""
+
+
+#: The folder of the builds, the link to the current one, and the files each build holds (linked from the data folder).
+BUILDS_DIR: Final = "builds"
+CURRENT_LINK: Final = "current"
+BUILD_FILES: Final = ("items.parquet", "manifest.json", "rejects.csv")
+#: Builds kept besides the current one (older ones are deleted after a successful build).
+KEEP_BUILDS: Final = 2
 
 
 @dataclass
@@ -172,28 +189,54 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_builds(out_dir: Path) -> list[Path]:
-    """Delete the staging folders of builds that were killed (their process is gone); returns what was removed."""
+    """Delete the staging folders (and half-made links) of builds that were killed (their process is gone);
+    returns what was removed."""
     removed = []
-    for staged in out_dir.glob(".build-*"):
-        pid = staged.name.removeprefix(".build-")
-        if staged.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            shutil.rmtree(staged, ignore_errors=True)
+    for staged in [*out_dir.glob(".build-*"), *out_dir.glob(".link-*")]:
+        pid = staged.name.split("-")[1].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            if staged.is_dir() and not staged.is_symlink():
+                shutil.rmtree(staged, ignore_errors=True)
+            else:
+                staged.unlink(missing_ok=True)
             removed.append(staged)
     return removed
 
 
+def _link_atomically(target: str, link: Path) -> None:
+    """Make ``link`` a symbolic link to ``target`` in one step (a new link renamed over the old one)."""
+    temporary = link.with_name(f".link-{os.getpid()}.{link.name}")
+    temporary.unlink(missing_ok=True)
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+def _prune_builds(builds: Path, current: str) -> None:
+    """Delete all but the newest ``KEEP_BUILDS`` builds besides the current one."""
+    names = sorted((p.name for p in builds.iterdir() if p.is_dir() and p.name != current), reverse=True)
+    for name in names[KEEP_BUILDS:]:
+        shutil.rmtree(builds / name, ignore_errors=True)
+
+
 def _write_atomically(build: BuildResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_builds(out_dir)  # a build killed mid-write leaves its staging folder; the table itself is intact
+    remove_stale_builds(out_dir)  # a build killed mid-write leaves its staging folder; the current set is intact
     staged = out_dir / f".build-{os.getpid()}"
     staged.mkdir(exist_ok=True)
     build.table.to_parquet(staged / "items.parquet", index=False)
     pd.DataFrame(build.rejects, columns=["source", "locator", "reason"]).to_csv(staged / "rejects.csv", index=False)
     (staged / "manifest.json").write_text(json.dumps(build.manifest, indent=2, sort_keys=True) + "\n")
-    # The table goes last: readers key on it, and os.replace is atomic on one filesystem.
-    for name in ("rejects.csv", "manifest.json", "items.parquet"):
-        os.replace(staged / name, out_dir / name)
-    staged.rmdir()
+    builds = out_dir / BUILDS_DIR
+    builds.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"{stamp}-{build.manifest['content_digest'][:12]}"
+    os.replace(staged, builds / name)  # the complete set, under its final name
+    _link_atomically(f"{BUILDS_DIR}/{name}", out_dir / CURRENT_LINK)  # the one switch
+    for file_name in BUILD_FILES:  # once per data folder (a folder of the earlier layout holds plain files)
+        link = out_dir / file_name
+        if not (link.is_symlink() and os.readlink(link) == f"{CURRENT_LINK}/{file_name}"):
+            _link_atomically(f"{CURRENT_LINK}/{file_name}", link)
+    _prune_builds(builds, name)
 
 
 def build_dataset(
@@ -235,14 +278,34 @@ def build_dataset(
 
 
 def load_items(path: Path | None = None) -> pd.DataFrame:
-    """The built item table; a clear error when it has not been built."""
+    """The built item table; a clear error when it has not been built, or when it is not the table that the
+    manifest beside it describes (a table written without a manifest is read as it is)."""
     path = path or data_dir() / "items.parquet"
     if not path.exists():
         raise DatasetMissingError(f"No item table at {path}. Build it first: `make data` (or `imr data`).")
-    table = pd.read_parquet(path)
+    real = path.resolve()  # once: the table and its manifest then come from the same build, whatever switches
+    table = pd.read_parquet(real)
     if table.empty:
         raise DatasetMissingError(f"The item table at {path} is empty. Rebuild it with `make data`.")
+    manifest_file = real.parent / "manifest.json"
+    if manifest_file.exists():
+        check_against_manifest(table, json.loads(manifest_file.read_text(encoding="utf-8")), path)
     return table
+
+
+def check_against_manifest(table: pd.DataFrame, manifest: dict[str, Any], path: Path) -> None:
+    """Raise ``DatasetMismatchError`` unless ``table`` has the manifest's row count and content digest."""
+    rows, digest = manifest.get("rows"), manifest.get("content_digest")
+    if rows is not None and rows != len(table):
+        raise DatasetMismatchError(
+            f"The item table at {path} has {len(table)} rows but its manifest says {rows}: the data folder mixes two "
+            "builds. Rebuild it with `make data`."
+        )
+    if digest is not None and digest != content_digest(table):
+        raise DatasetMismatchError(
+            f"The item table at {path} does not match its manifest's content digest ({str(digest)[:12]}...): the "
+            "data folder mixes two builds or was edited. Rebuild it with `make data`."
+        )
 
 
 def load_manifest(path: Path | None = None) -> dict[str, Any]:

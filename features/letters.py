@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import itertools
 import math
 import re
 import threading
@@ -288,6 +289,12 @@ _INVISIBLE_RE = re.compile("[\u00ad\ufffe\x02\u200b\u200c\u200d\u2060\ufeff\x00]
 _ODD_SPACE_RE = re.compile("[\t\v\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _CONTROL_RE = re.compile("[\x01-\x08\x0e-\x1f\x7f-\x9f]")
 _WS_RE = re.compile(r"\s+")
+# Whitespace runs are bounded before any pattern runs: a horizontal run becomes one space, spaces at a line's end go,
+# and blank lines collapse to one. Every pattern then meets runs of at most a few characters, so none can backtrack
+# over a long run (a label followed by 16,000 spaces took 25 s before).
+_HSPACE_RE = re.compile(r"[^\S\n\f]+")
+_LINE_END_SPACE_RE = re.compile(r" (?=[\n\f])")
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 _RUNNING_TOKEN_RE = re.compile(
     r"(?i)(?:imr\s+)?case\s*(?:number|no\.?|#)\s*:?|\bCM\d{2}-\d{4,8}\b|"
@@ -308,7 +315,15 @@ def _normalize_chars(text: str) -> str:
     text = _SOFT_BREAK_RE.sub("", text)
     text = _INVISIBLE_RE.sub("", text)
     text = _ODD_SPACE_RE.sub(" ", text)
-    return _CONTROL_RE.sub(" ", text)
+    text = _CONTROL_RE.sub(" ", text)
+    return _bound_whitespace(text)
+
+
+def _bound_whitespace(text: str) -> str:
+    """Whitespace runs cut to a few characters (lines and pages kept): what keeps every pattern linear."""
+    text = _HSPACE_RE.sub(" ", text)
+    text = _LINE_END_SPACE_RE.sub("", text)
+    return _BLANK_LINES_RE.sub("\n\n", text)
 
 
 def _is_running_line(line: str) -> bool:
@@ -328,6 +343,8 @@ def _repeated_edges(pages: Sequence[list[str]]) -> set[str]:
     counts: Counter[str] = Counter()
     for lines in pages:
         filled = [line for line in lines if line.strip()]
+        if not filled:
+            continue
         counts.update({_edge_key(line) for line in filled[:2] + filled[-2:]})
     need = max(2, math.ceil(len(pages) / 2))
     # Without a digit a line needs a third page: two rationales can end on the same words by chance.
@@ -353,8 +370,10 @@ def _strip_page_edges(pages: list[list[str]]) -> list[list[str]]:
 def _drop_repeated_header(lines: list[str]) -> list[str]:
     """Drops later copies of the letter's opening case/date lines (page headers that repeat the case block)."""
     # Only lines with a digit qualify: case numbers and dates, never a field label a short letter may repeat.
-    opening = [_collapse(line) for line in lines if line.strip()][:8]
+    opening = itertools.islice((_collapse(line) for line in lines if line.strip()), 8)
     head = {line for line in opening if len(line) >= 8 and any(ch.isdigit() for ch in line)}
+    if not head:
+        return lines
     seen: set[str] = set()
     kept: list[str] = []
     for line in lines:
@@ -371,6 +390,8 @@ def _clean_body(text: str) -> str:
     pages = [page.split("\n") for page in text.split(PAGE_BREAK)]
     lines = [line.rstrip() for page in _strip_page_edges(pages) for line in page]
     lines = [line for line in _drop_repeated_header(lines) if not _is_running_line(line)]
+    # Page breaks became line breaks: blank lines collapse to one again (the line walks stay short).
+    lines = [line for k, line in enumerate(lines) if line or k == 0 or lines[k - 1]]
     return _INLINE_LABEL_RE.sub("\n", "\n".join(lines))
 
 
@@ -449,7 +470,8 @@ def _date_from_token(token: str) -> dt.date:
 
 
 def _labelled(label: str) -> re.Pattern[str]:
-    return re.compile(rf"(?i)\b(?:{label})\s*[:#]?\s*(?P<date>{DATE_PATTERN})")
+    # "\s*(?:[:#]\s*)?", not "\s*[:#]?\s*": two adjacent optional runs backtrack quadratically over whitespace.
+    return re.compile(rf"(?i)\b(?:{label})\s*(?:[:#]\s*)?(?P<date>{DATE_PATTERN})")
 
 
 # Header labels first, then the phrasings older letters use in running text.
@@ -472,7 +494,7 @@ _DATE_LABELS: dict[str, tuple[re.Pattern[str], ...]] = {
         _labelled(r"determination\s+dated"),
     ),
 }
-_CASE_RE = re.compile(r"(?i)\b(?:imr\s+)?case\s*(?:number|no\.?|#)\s*:?\s*(?P<case>[A-Z]{2}\d{2}-\d{4,8})\b")
+_CASE_RE = re.compile(r"(?i)\b(?:imr\s+)?case\s*(?:number|no\.?|#)\s*(?::\s*)?(?P<case>[A-Z]{2}\d{2}-\d{4,8})\b")
 _CASE_FALLBACK_RE = re.compile(r"\bCM\d{2}-\d{5,8}\b")
 _PRIORITY_RE = re.compile(r"(?i)\bpriority\s*:\s*(?P<priority>standard|expedited|urgent)\b")
 _CERT_LABEL_RE = re.compile(r"(?im)certifications?(?:\s*\(s\))?\s*/\s*specialt(?:y|ies)\s*:[ ]*(?P<value>.*)$")
@@ -578,21 +600,21 @@ _SUMMARY_BOILERPLATE_RE = re.compile(
     r"|disclaimer:\s*the\s+following\s+case\s+summary[^.]{0,200}\.)\s*"
 )
 _TRAILER_RE = re.compile(r"(?im)^[ ]*(?:effect\s+of\s+the\s+decision\b|cc[ ]*:|sincerely\b|enclosures?[ ]*:)")
-_SET_FORTH_RE = re.compile(r"(?i)set\s+forth\s+below\s*:?\s*$")
+_SET_FORTH_RE = re.compile(r"(?i)set\s+forth\s+below\s*(?::\s*)?$")
 
 # "X: Upheld", "X is: Overturned", "X - UPHELD", a bare "Upheld" under "X:", with optional partial wording.
 _VERDICT_WORD = r"(?P<verdict>upheld|overturned)"
 _VERDICT_TAIL = (
-    r"(?P<tail>(?:[ ]*[-,;:(]?[ ]*(?:in[ ]+part|in[ ]+full|partially(?:[ ]+\w+)?|with[ ]+modifications?"
+    r"(?P<tail>(?:[ ]*(?:[-,;:(][ ]*)?(?:in[ ]+part|in[ ]+full|partially(?:[ ]+\w+)?|with[ ]+modifications?"
     r"|as[ ]+modified|modified|certified[ ]+with[ ]+modifications?)[ ]*\)?)?)"
 )
 _VERDICT_LINE_RE = re.compile(
     rf"(?i)^(?P<head>.*?)(?:(?:[ ]+(?:is|are|was|were))?[ ]*[:=][ ]*|[ ]+[-\u2013\u2014]+[ ]*|^[ ]*)"
-    rf"{_VERDICT_WORD}\b{_VERDICT_TAIL}[ ]*\.?[ ]*$"
+    rf"{_VERDICT_WORD}\b{_VERDICT_TAIL}[ ]*(?:\.[ ]*)?$"
 )
 # Without a separator only shouting ("MRI LUMBAR UPHELD") or a capitalised verdict after "is" reads as a heading.
 _VERDICT_BARE_RE = re.compile(
-    r"^(?P<head>(?:[^a-z]*[A-Z][^a-z]*?)|.+?[ ]+(?:is|are))[ ]+(?P<verdict>UPHELD|OVERTURNED|Upheld|Overturned)"
+    r"^(?P<head>(?:[^a-zA-Z]*[A-Z][^a-z]*?)|.+?[ ]+(?:is|are))[ ]+(?P<verdict>UPHELD|OVERTURNED|Upheld|Overturned)"
     r"(?P<tail>)[ ]*$"
 )
 _NOT_AN_ITEM_RE = re.compile(
@@ -607,7 +629,7 @@ _AUTHORISATION_WORDS_RE = re.compile(r"(?i)original\s+request|authori[sz]ed|cert
 
 _MAXIMUS_STATEMENT_RE = re.compile(
     r"(?is)(?:(?<![\w.])(?P<num>\d{1,2})[ ]*[.)][ ]*)?maximus\s+federal\s+services,?\s+inc\.?,?\s+has\s+"
-    r"determined\s+(?:that\s+)?(?:the\s+)?(?:requests?\s+for\s+)?(?P<item>\S.{0,600}?)\s+(?:is|are|was|were)\s+"
+    r"determined\s+(?:that\s+)?(?:the\s+)?(?:requests?\s+for\s+)?(?P<item>\S.{0,600}?)(?<=\S)\s+(?:is|are|was|were)\s+"
     r"(?P<neg>not\s*)?medically\s+necessary(?:\s+and\s+appropriate)?"
 )
 _NUMBERED_STATEMENT_RE = re.compile(
@@ -623,7 +645,9 @@ _LEADING_ARTICLE_RE = re.compile(r"(?i)^(?:an?|the)\s+")
 _ENUMERATION_RE = re.compile(r"^\(?\d{1,2}[.)]\s+")
 
 _ORIGINAL_REQUEST_RE = re.compile(r"(?i)original\s+request\s*,\s*")
-_PARENTHETICAL_MOD_RE = re.compile(r"\s*\((?P<mod>[^()]*\b(?:modif\w*|partial\w*|certified|in\s+part)\b[^()]*)\)", re.I)
+# A parenthesis, then a test of its content: one pattern with the words inside backtracked cubically over "(modif ...".
+_PARENTHESIS_RE = re.compile(r"\s*\((?P<mod>[^()]*)\)")
+_MODIFICATION_WORD_RE = re.compile(r"(?i)\b(?:modif\w*|partial\w*|certified|in\s+part)\b")
 _TRAILING_MOD_RE = re.compile(
     r"(?i)\s*[,;\u2013\u2014-]\s*(?P<mod>(?:partially\s+certified|certified\s+with\s+modifications?|modified\b.*"
     r"|(?:upheld|overturned)\s+in\s+part))\s*$"
@@ -693,6 +717,12 @@ def _verdict_of(word: str) -> Determination:
     return "Upheld" if word.lower() == "upheld" else "Overturned"
 
 
+def _has_verdict_word(line: str) -> bool:
+    """Cheap test first: a line without either word cannot be a verdict line (most lines are prose)."""
+    lowered = line.lower()
+    return "upheld" in lowered or "overturned" in lowered
+
+
 def _match_verdict_line(line: str, previous: str | None) -> re.Match[str] | None:
     if len(line) > _MAX_HEADING_LINE_CHARS:
         return None
@@ -759,7 +789,7 @@ def _find_headings(doc: _Lines, section_start: int) -> list[_Heading]:
     floor = doc.index_at(section_start) - 1 if section_start else -1
     for index in range(max(floor + 1, 0), len(doc.lines)):
         line = doc.lines[index]
-        if not line.strip() or _is_marker_line(line):
+        if not _has_verdict_word(line) or _is_marker_line(line):
             continue
         prev_index = _previous_filled(doc, index, floor)
         previous = doc.lines[prev_index] if prev_index is not None else None
@@ -824,7 +854,9 @@ def _split_modification(text: str, tail: str, verdict: Determination) -> tuple[s
             text = remainder
             if before:
                 notes.append(before)
-    parenthetical = _PARENTHETICAL_MOD_RE.search(text)
+    parenthetical = next(
+        (m for m in _PARENTHESIS_RE.finditer(text) if _MODIFICATION_WORD_RE.search(m.group("mod"))), None
+    )
     if parenthetical and text[: parenthetical.start()].strip():
         notes.append(parenthetical.group("mod").strip())
         text = (text[: parenthetical.start()] + text[parenthetical.end() :]).strip()

@@ -143,23 +143,59 @@ def unauthorized() -> ApiError:
     return ApiError.one(401, "X-API-Key", "missing or wrong API key", headers={"WWW-Authenticate": "X-API-Key"})
 
 
+def admin_off() -> ApiError:
+    """The server has a key but no admin key: the admin routes are off (the scoring key never opens them)."""
+    return ApiError.one(403, "X-API-Key", "admin routes are off on this server (set IMR_ADMIN_KEY)")
+
+
 class RequestGuard:
-    """See the module docstring. ``rules`` maps a POST path to what it accepts."""
+    """See the module docstring. ``rules`` maps a POST path to what it accepts.
+
+    Keys (``X-API-Key``, compared in constant time): with ``api_key`` set, every /v1 path needs it, except
+    ``/v1/admin/*``, which needs ``admin_key`` (and is off without one); ``/metrics`` needs either key unless
+    ``metrics_public``; ``/readyz`` answers everyone but shows its details only with a key (``state["key_ok"]``).
+    """
 
     def __init__(
-        self, app: ASGIApp, rules: Mapping[str, BodyRule], metrics: Metrics, api_key: SecretStr | None = None
+        self,
+        app: ASGIApp,
+        rules: Mapping[str, BodyRule],
+        metrics: Metrics,
+        api_key: SecretStr | None = None,
+        admin_key: SecretStr | None = None,
+        metrics_public: bool = False,
     ) -> None:
         self.app = app
         self.rules = dict(rules)
         self.metrics = metrics
         self._key_digest = key_digest(api_key.get_secret_value()) if api_key is not None else None
+        self._admin_digest = key_digest(admin_key.get_secret_value()) if admin_key is not None else None
+        self.metrics_public = metrics_public
 
-    def _check_key(self, scope: Scope) -> None:
-        """Every /v1 path needs the key when one is configured (compared in constant time)."""
+    def _matches(self, scope: Scope, digest: bytes | None) -> bool:
         given = _header(scope, b"x-api-key") or ""
-        assert self._key_digest is not None
-        if not secrets.compare_digest(key_digest(given), self._key_digest):
+        return digest is not None and secrets.compare_digest(key_digest(given), digest)
+
+    def _check_key(self, scope: Scope, path: str) -> None:
+        """The key a path needs when the server has one (see the class docstring)."""
+        if path.startswith("/v1/admin/"):
+            if self._admin_digest is None:
+                raise unauthorized() if not self._matches(scope, self._key_digest) else admin_off()
+            if not self._matches(scope, self._admin_digest):
+                raise unauthorized()
+            return
+        if path.startswith("/v1/"):
+            if not self._matches(scope, self._key_digest):
+                raise unauthorized()
+            return
+        if path == "/metrics" and not self.metrics_public and not self._any_key(scope):
             raise unauthorized()
+
+    def _any_key(self, scope: Scope) -> bool:
+        # Both digests are always compared: the time taken does not tell which key (if any) was close.
+        scoring = self._matches(scope, self._key_digest)
+        admin = self._matches(scope, self._admin_digest)
+        return scoring or admin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,8 +228,10 @@ class RequestGuard:
         try:
             rule = self.rules.get(path) if scope["method"] == "POST" else None
             try:
-                if api and self._key_digest is not None:
-                    self._check_key(scope)
+                if self._key_digest is not None:
+                    self._check_key(scope, path)
+                    if path == "/readyz":
+                        state["key_ok"] = self._any_key(scope)
                 if rule is not None:
                     receive = _replay(await _read_body(scope, receive, rule), receive)
             except ApiError as exc:

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from serving.app import create_app
+from serving.connections import LIMITS_ATTRIBUTE, ConnectionLimits, LimitedHttpToolsProtocol
 from serving.logs import configure_logging
 from serving.settings import Settings
 
@@ -28,16 +29,48 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "loop": settings.event_loop,
-        "http": "httptools",
+        "http": LimitedHttpToolsProtocol,  # httptools, plus the limits of serving.connections
         "lifespan": "on",
         "access_log": False,  # our JSON access log replaces it (it would log query strings)
         "log_config": None,
         "log_level": settings.log_level,
         "server_header": False,
         "proxy_headers": False,
-        "timeout_keep_alive": 15,
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
         "backlog": 2048,
     }
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The per-connection limits of ``serving.connections``, from the settings."""
+    return ConnectionLimits(
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        max_connections=settings.max_connections,
+    )
+
+
+def _config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
+    config = uvicorn.Config(app, **_uvicorn_options(settings), **extra)
+    setattr(config, LIMITS_ATTRIBUTE, connection_limits(settings))  # read by each connection's protocol
+    return config
+
+
+def _raise_open_files_limit(connections: int) -> None:
+    """Lift the soft limit on open files toward the hard one, so that the connection cap, not EMFILE, refuses."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = connections + 256
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard)
+            )
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -54,6 +87,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def _settings_to_env(settings: Settings) -> str:
     data = settings.model_dump(mode="json")
     data["api_key"] = settings.api_key.get_secret_value() if settings.api_key else None
+    data["admin_key"] = settings.admin_key.get_secret_value() if settings.admin_key else None
     return orjson.dumps(data).decode("utf-8")
 
 
@@ -62,21 +96,25 @@ def app_from_environment() -> FastAPI:
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings.model_validate_json(raw) if raw else Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    app.state.letter_pool_start = True  # the lifespan starts the letter workers (tests' apps start them on demand)
+    return app
 
 
 def serve(settings: Settings | None = None) -> None:
     """Serve the API and page on ``settings.host:settings.port`` until interrupted."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    options = _uvicorn_options(settings)
+    _raise_open_files_limit(settings.max_connections * settings.workers)
     if settings.workers == 1:
-        uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
+        app = create_app(settings)
+        app.state.letter_pool_start = True
+        uvicorn.Server(_config(app, settings)).run()
         return
     from uvicorn.supervisors import Multiprocess
 
     os.environ[SETTINGS_ENV] = _settings_to_env(settings)
-    config = uvicorn.Config("serving.server:app_from_environment", factory=True, workers=settings.workers, **options)
+    config = _config("serving.server:app_from_environment", settings, factory=True, workers=settings.workers)
     sock = bind_socket(settings.host, settings.port)
     try:
         Multiprocess(config, sockets=[sock]).run()

@@ -64,6 +64,14 @@ class Settings(BaseSettings):
 
     # security
     api_key: SecretStr | None = Field(default=None, description="When set, /v1 requires it in the X-API-Key header")
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="Key for /v1/admin/* (in X-API-Key); when the server has a key and this is unset, admin routes "
+        "are off",
+    )
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without a key even when the server has one (default: key needed)"
+    )
     require_api_key: bool = Field(default=False, description="Refuse to start without an API key (production)")
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Origins allowed by CORS; empty turns CORS off"
@@ -76,6 +84,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4_000_000, gt=0, description="Largest body of POST /v1/prescreen")
     max_batch_bytes: int = Field(default=64_000_000, gt=0, description="Largest body of POST /v1/prescreen/batch")
     max_upload_bytes: int = Field(default=20_000_000, gt=0, description="Largest letter upload (PDF or text)")
+    letter_workers: int = Field(
+        default=2, ge=0, description="Worker processes that parse letters (0: parse in a thread of the server)"
+    )
+    letter_timeout_s: float = Field(default=4.0, gt=0, description="A letter whose parse takes longer is refused (422)")
+
+    # connections (serving.connections)
+    header_timeout_s: float = Field(default=10.0, gt=0, description="Seconds for a request's line and headers")
+    body_timeout_s: float = Field(default=60.0, gt=0, description="Seconds for a request's body, after its headers")
+    keep_alive_timeout_s: int = Field(default=15, ge=1, description="Seconds an idle kept-alive connection stays open")
+    max_header_bytes: int = Field(default=32_768, ge=1024, description="Largest request line + headers, in bytes")
+    max_headers: int = Field(default=100, ge=10, description="Most header fields in one request")
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open connections per worker; beyond them a new one gets 503 at once"
+    )
 
     # business rules (serving.policy)
     band_upheld_min: float = Field(default=0.65, ge=0, le=1, description="p(upheld) at or above: likely upheld")
@@ -107,7 +129,7 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in text.split(",") if part.strip())
         return value
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "admin_key", mode="before")
     @classmethod
     def _blank_key_is_none(cls, value: Any) -> Any:
         """An empty IMR_API_KEY means no key, not a key that is empty."""
@@ -123,6 +145,10 @@ class Settings(BaseSettings):
             raise ValueError("an API key is required (production profile): set IMR_API_KEY")
         if self.api_key is not None and len(self.api_key.get_secret_value()) < 16 and self.profile == "production":
             raise ValueError("IMR_API_KEY must be at least 16 characters in production")
+        if self.admin_key is not None and self.profile == "production" and len(self.admin_key.get_secret_value()) < 16:
+            raise ValueError("IMR_ADMIN_KEY must be at least 16 characters in production")
+        if self.admin_key is not None and self.api_key is not None and self.admin_key == self.api_key:
+            raise ValueError("IMR_ADMIN_KEY must differ from IMR_API_KEY")
         return self
 
     @property

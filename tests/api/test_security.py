@@ -19,6 +19,7 @@ from tests.letter_text import LETTER
 pytestmark = pytest.mark.api
 
 KEY = "test-key-0123456789abcdef"
+ADMIN_KEY = "admin-key-0123456789abcdef"
 CASE = {"jurisdiction": "dwc", "summary": "Chronic low back pain.", "items": [{"item_text": "MRI of the lumbar spine"}]}
 
 V1_CALLS: list[tuple[str, str, dict[str, Any]]] = [
@@ -33,7 +34,9 @@ V1_CALLS: list[tuple[str, str, dict[str, Any]]] = [
 
 @pytest.fixture
 def keyed_client(fake_registry: FakeRegistry, tmp_path: Path) -> Iterator[TestClient]:
-    settings = make_settings(fake_registry.uri, tmp_path / "models", api_key=KEY, profile="production")
+    settings = make_settings(
+        fake_registry.uri, tmp_path / "models", api_key=KEY, admin_key=ADMIN_KEY, profile="production"
+    )
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -51,13 +54,61 @@ def test_v1_refuses_missing_or_wrong_key(
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), V1_CALLS)
 def test_v1_accepts_the_key(keyed_client: TestClient, method: str, path: str, kwargs: dict[str, Any]) -> None:
-    response = keyed_client.request(method, path, headers={"X-API-Key": KEY}, **kwargs)
+    key = ADMIN_KEY if path.startswith("/v1/admin/") else KEY
+    response = keyed_client.request(method, path, headers={"X-API-Key": key}, **kwargs)
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz", "/readyz", "/metrics", "/ui-config", "/page/app.js"])
+def test_admin_routes_need_the_admin_key_not_the_scoring_key(keyed_client: TestClient) -> None:
+    assert keyed_client.post("/v1/admin/reload", headers={"X-API-Key": KEY}).status_code == 401
+    assert keyed_client.post("/v1/admin/reload", headers={"X-API-Key": ADMIN_KEY}).status_code == 200
+    assert keyed_client.post("/v1/prescreen", json=CASE, headers={"X-API-Key": ADMIN_KEY}).status_code == 401
+
+
+def test_admin_routes_are_off_without_an_admin_key(fake_registry: FakeRegistry, tmp_path: Path) -> None:
+    settings = make_settings(fake_registry.uri, tmp_path / "models", api_key=KEY, profile="production")
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/admin/reload", headers={"X-API-Key": KEY})
+        assert response.status_code == 403
+        assert response.json()["errors"][0]["field"] == "X-API-Key"
+        assert client.post("/v1/admin/reload").status_code == 401
+
+
+def test_admin_key_must_differ_from_the_scoring_key(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="must differ"):
+        make_settings("sqlite:///x.db", tmp_path, profile="production", api_key=KEY, admin_key=KEY)
+    with pytest.raises(ValidationError, match="at least 16"):
+        make_settings("sqlite:///x.db", tmp_path, profile="production", api_key=KEY, admin_key="short")
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/readyz", "/ui-config", "/page/app.js"])
 def test_operations_and_page_need_no_key(keyed_client: TestClient, path: str) -> None:
     assert keyed_client.get(path).status_code == 200
+
+
+def test_metrics_need_a_key_when_the_server_has_one(keyed_client: TestClient) -> None:
+    assert keyed_client.get("/metrics").status_code == 401
+    assert keyed_client.get("/metrics", headers={"X-API-Key": "wrong"}).status_code == 401
+    for key in (KEY, ADMIN_KEY):
+        response = keyed_client.get("/metrics", headers={"X-API-Key": key})
+        assert response.status_code == 200 and "imr_" in response.text
+
+
+def test_metrics_can_be_made_public(fake_registry: FakeRegistry, tmp_path: Path) -> None:
+    settings = make_settings(
+        fake_registry.uri, tmp_path / "models", api_key=KEY, profile="production", metrics_public=True
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/metrics").status_code == 200
+
+
+def test_readyz_without_a_key_says_only_whether_it_is_ready(keyed_client: TestClient) -> None:
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        response = keyed_client.get("/readyz", headers=headers)
+        assert response.status_code == 200 and response.json() == {"ready": True}
+    for key in (KEY, ADMIN_KEY):
+        detailed = keyed_client.get("/readyz", headers={"X-API-Key": key}).json()
+        assert detailed["ready"] is True and set(detailed["models"]) == {"dwc", "dmhc"}
 
 
 def test_page_config_says_a_key_is_needed(keyed_client: TestClient) -> None:

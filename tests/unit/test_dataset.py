@@ -157,3 +157,51 @@ def test_failed_build_leaves_previous_table_intact(
 def test_missing_table_has_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetMissingError, match="make data"):
         load_items(tmp_path / "nothing.parquet")
+
+
+def test_one_build_is_one_folder_behind_one_link(source: Path, tmp_path: Path) -> None:
+    from features.dataset import BUILD_FILES, BUILDS_DIR, CURRENT_LINK, KEEP_BUILDS
+
+    out = tmp_path / "out"
+    first = build_dataset([str(source)], out)
+    current = out / CURRENT_LINK
+    assert current.is_symlink() and str(current.readlink()).startswith(f"{BUILDS_DIR}/")
+    for name in BUILD_FILES:  # the old paths stay readable: links through the one switch
+        assert (out / name).is_symlink() and str((out / name).readlink()) == f"{CURRENT_LINK}/{name}"
+        assert (current / name).is_file()
+    assert load_manifest(out / "manifest.json")["content_digest"] == first.manifest["content_digest"]
+    for _ in range(KEEP_BUILDS + 2):
+        build_dataset([str(source)], out)
+    kept = sorted(p.name for p in (out / BUILDS_DIR).iterdir())
+    assert len(kept) == KEEP_BUILDS + 1 and current.resolve().name == kept[-1]
+    assert not list(out.glob(".build-*")) and not list(out.glob(".link-*"))
+
+
+def test_a_folder_of_plain_files_becomes_links(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("items.parquet", "manifest.json", "rejects.csv"):
+        (out / name).write_text("the earlier layout")
+    build_dataset([str(source)], out)
+    assert (out / "items.parquet").is_symlink() and len(load_items(out / "items.parquet")) == 3
+
+
+def test_a_table_that_does_not_match_its_manifest_is_refused(source: Path, tmp_path: Path) -> None:
+    from features.dataset import DatasetMismatchError
+
+    out = tmp_path / "out"
+    build_dataset([str(source)], out)
+    table = (out / "current" / "items.parquet").resolve()
+    full = pd.read_parquet(table)
+    full.iloc[:2].to_parquet(table, index=False)  # fewer rows than the manifest says
+    with pytest.raises(DatasetMismatchError, match="has 2 rows but its manifest says 3"):
+        load_items(out / "items.parquet")
+    edited = full.copy()
+    edited.loc[0, "item_text"] = "edited"
+    edited.to_parquet(table, index=False)  # same rows, other content
+    with pytest.raises(DatasetMismatchError, match="content digest"):
+        load_items(out / "items.parquet")
+    bare = tmp_path / "bare" / "items.parquet"  # a table without a manifest beside it is read as it is
+    bare.parent.mkdir()
+    full.to_parquet(bare, index=False)
+    assert len(load_items(bare)) == 3
