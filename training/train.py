@@ -67,6 +67,7 @@ from training.promote import (
     registry_lock,
 )
 from training.pyfunc import PrescreenModel, build_metadata, log_pyfunc
+from training.recovery import mark_killed_runs, trainer_tags
 from training.splits import Fold, grouped_cv, max_folds, temporal_split
 
 Say = Callable[[str], None]
@@ -335,6 +336,7 @@ def _run_candidate(
                 "eligible": str(eligible).lower(),
                 "leakage_ceiling": str(spec.kind == "leakage-ceiling").lower(),
                 "candidate_config": spec.model_dump_json(),
+                **trainer_tags(),
             }
         )
         mlflow.log_params(_params(spec, config))
@@ -676,6 +678,7 @@ def run_training(
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
     experiment_id = _experiment_id(client, config.jurisdiction, uri)
+    mark_killed_runs(client, experiment_id, say)
 
     n_cases, n_over = len(set(data.groups)), int((data.y == 0).sum())
     say(f"[{config.jurisdiction}] {len(data.y)} items from {n_cases} cases ({n_over} overturned); data {digest[:19]}")
