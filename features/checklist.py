@@ -16,13 +16,21 @@ Design choices:
   fixes the request line, and the summary often quotes a *different* quantity from the utilization review.
   Clinical documentation (findings, prior treatment, efficacy) is looked for in the summary and the item.
 * Evidence is the exact words found (whitespace collapsed), so a person can check them. Findings preceded by a
-  negation ("no numbness", "negative Spurling's") do not count.
+  negation ("no numbness", "negative Spurling's") do not count; words *after* a finding are never read to withdraw
+  it, so a passed check stays passed whatever is appended to the request (``visits_within_guideline`` aside).
+* Clinical wording is read as offices write it: abbreviations (SLR, PT, HEP, NSAIDs, ESI, TENS), lists ("NSAIDs,
+  PT and a HEP, with persistent pain"), either order ("failed conservative care", "conservative care has failed")
+  and tense ("failed", "has failed", "did not improve"); see ``tests/fixtures/checklist_phrasings.csv``.
+* For imaging and electrodiagnostics, documented red flags (cauda equina, foot drop, progressive deficit, suspected
+  fracture, tumour or infection, bowel or bladder dysfunction) satisfy "conservative care tried": the guidelines
+  do not ask for a trial of conservative care first.
 * Every pattern has bounded repetition and inputs are capped, so any string is evaluated in well under a
   millisecond and nothing raises.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -115,6 +123,12 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
+def _rx_words(pattern: str) -> re.Pattern[str]:
+    """A pattern every match of which starts with a word character: the guard lets the engine skip spaces and
+    punctuation before it tries a long alternation (faster on long text, same matches)."""
+    return _rx(r"(?=\w)(?:" + pattern + ")")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Shared vocabulary
 # --------------------------------------------------------------------------------------------------------------
@@ -185,7 +199,7 @@ _FREQ_ONLY: Final = _rx(rf"\b{_FREQ}")
 _MED_COUNT: Final = _rx(
     r"(?<!tylenol )(?<!tylenol)#\s*\d{1,4}\b|\b(?:qty|quantity)\s*:?\s*\d{1,4}\b|"
     r"\b\d{1,4}\s*(?:tablets?|tabs?|capsules?|caps?|pills?|patch(?:es)?|pads?|units?|bottles?|tubes?|containers?|"
-    r"boxes|vials?|syringes?|packets?|sprays?)\b|\b\d{1,4}(?:\.\d{1,2})?\s*(?:g|gm|grams?|ml|oz)\b(?!\s*/)|"
+    r"boxes|vials?|syringes?|packets?|sprays?)\b|\b\d{1,4}(?:\.\d{1,2})?\s*(?:g|gm|grams?|ml|oz)\b(?!/)|"
     r"\b(?:\d{1,3}|one|two|three|thirty|sixty|ninety)[- ](?:day|week|month)(?:'s)?\s+supply\b|"
     r"\bsupply\s*:?\s*\d{1,3}\b|"
     r"\b(?:x|for)\s*\d{1,3}\s*days?\b"
@@ -218,19 +232,32 @@ _CONTINUATION: Final = _rx(
 )
 _POST_SURGICAL: Final = _rx(r"\b(?:post-?op\w*|post-?surgical|associated surgical service)\b")
 
-_NEGATION_BEFORE: Final = _rx(
-    r"\b(?:no|not|without|denie[sd]|deny|negative(?:\s+for)?|absence\s+of|absent|lack\s+of|free\s+of|never|"
-    r"neither|nor|resolved|ruled\s+out|rule\s+out|r/o|unremarkable\s+for|denied\s+due\s+to)\b[^.;:]{0,45}$"
+_NEGATION_WORDS: Final = (
+    r"no|not|without|denie[sd]|deny|negative(?:\s+for)?|absence\s+of|absent|lack\s+of|free\s+of|never|neither|nor|"
+    r"resolved|ruled\s+out|unremarkable\s+for|denied\s+due\s+to"
 )
+_NEGATION_BEFORE: Final = _rx(rf"\b(?:{_NEGATION_WORDS}|rule\s+out|r/o)\b[^.;:]{{0,45}}$")
+# For red flags "rule out cauda equina" / "r/o fracture" voice a suspicion, which is what the red-flag path needs;
+# "ruled out" (done, absent) still negates.
+_NEGATION_BEFORE_RED_FLAG: Final = _rx(rf"\b(?:{_NEGATION_WORDS})\b[^.;:]{{0,45}}$")
 
 
-def _first_affirmed(pattern: re.Pattern[str], text: str) -> str | None:
-    """The first match not preceded (in its clause) by a negation, as the exact words found."""
-    for match in pattern.finditer(text):
+def _first_affirmed(pattern: re.Pattern[str], text: str, negation: re.Pattern[str] = _NEGATION_BEFORE) -> str | None:
+    """The first match not preceded (in its clause) by a negation, as the exact words found.
+
+    Only the words *before* a match are read for a negation, never the words after it: a passed check must stay
+    passed whatever is appended to the request (the estimate relies on it), so "a urine drug screen" followed by
+    "has not been performed" still counts; negations after a finding are left to the patterns, which require the
+    affirming words ("SLR was positive") rather than reject the negating ones.
+    """
+    # Overlapping candidates (each start position once): a negated match must not hide an affirmed one that starts
+    # inside it, or appending words that lengthen the negated match could turn a pass into a fail.
+    position = 0
+    while (match := pattern.search(text, position)) is not None:
         window = text[max(0, match.start() - 60) : match.start()]
-        if _NEGATION_BEFORE.search(window):
-            continue
-        return _evidence(match.group(0))
+        if not negation.search(window):
+            return _evidence(match.group(0))
+        position = match.start() + 1
     return None
 
 
@@ -276,8 +303,12 @@ def _needs_quantity(request: Request) -> bool:
 
 
 def _check_quantity(request: Request) -> _Outcome:
-    if _is_medication(request):
-        return _found(_first(_MED_COUNT, request.item))
+    if request.category in MEDICATION_CATEGORIES:
+        # A medication's count answers the check even where therapy words also appear in the item, so that more
+        # words in the item never withdraw it.
+        count = _first(_MED_COUNT, request.item)
+        if count is not None or _is_medication(request):
+            return _found(count)
     if request.category == "DME / supplies":
         return _found(_first(_DME_DURATION, request.item))
     words = _therapy_quantity(request.item)
@@ -374,13 +405,30 @@ def _requested_visits(item: str) -> tuple[int, str] | None:
 
 
 # Documented outcome of prior therapy (also decides which visit allowance applies).
-_FUNCTIONAL_GAIN: Final = _rx(
-    r"\b(?:(?:objective\s+)?functional\s+(?:improvement|gains?|benefit|progress)|improve(?:d|ment)\s+(?:in\s+)?"
-    r"(?:his\s+|her\s+|their\s+)?(?:function\w*|range of motion|rom|strength|adls?|activities of daily living|sleep|"
-    r"walking|sitting|standing|mobility|tolerance|endurance|grip)|increased?\s+(?:in\s+)?(?:function\w*|range of "
-    r"motion|rom|strength|activity|walking|sitting|standing|endurance|adls?|tolerance)|(?:decrease|reduction|"
-    r"reduced|decreased)\s+(?:in\s+)?(?:pain|work restrictions|medication use|the need for medication)|"
-    r"return(?:ed)?\s+to\s+(?:full\s+|modified\s+|regular\s+)?(?:work|duty)|\d{1,3}\s*%\s+(?:improvement|better)|"
+_GAIN_OF: Final = (
+    r"(?:function\w*|range of motion|rom|strength|adls?|activities of daily living|sleep|walking|sitting|standing|"
+    r"lifting|mobility|tolerance|endurance|grip|ability|capacity|gait|balance|participation|flexibility)"
+)
+_FUNCTIONAL_GAIN: Final = _rx_words(
+    r"\b(?:(?:objective\s+)?functional\s+(?:improvement|gains?|benefit|progress)|"
+    rf"(?:improve(?:d|ment|s)|increased?|better)\s+(?:in\s+)?(?:his\s+|her\s+|their\s+|the\s+)?{_GAIN_OF}|"
+    r"(?:decrease|reduction|reduced|decreased)\s+(?:in\s+)?(?:pain|work restrictions|medication use|the need for "
+    r"medication)|"
+    # "Grip strength has improved", "range of motion was markedly improved" (never "has not improved").
+    rf"{_GAIN_OF}(?:\s+strength|\s+tolerance)?\s+(?:has\s+|have\s+|had\s+|was\s+|were\s+|is\s+|are\s+)?"
+    r"(?:significantly\s+|markedly\s+|greatly\s+|much\s+|slightly\s+|steadily\s+|gradually\s+|also\s+|now\s+)?"
+    r"(?:improved|increased|better)|"
+    # Functional scores: "the Oswestry index improved from 40 to 28".
+    r"(?:oswestry|odi|ndi|neck disability index|disability (?:index|score)|quick ?dash|dash score|lefs|functional "
+    r"(?:score|scale|index))\b[^.;]{0,40}?\b(?:improved|decreased|increased|dropped|went|changed|from\s+\d)|"
+    r"(?:can now|is now able to|now able to|able to (?:return|resume))|"
+    r"resum(?:e|es|ed|ing)\s+(?:\w{1,20}\s){0,2}?(?:work|housework|chores|activities|driving|exercise|exercising|"
+    r"sports|duties|hobbies)|"
+    r"allow(?:s|ed)?\s+(?:him|her|them|the patient|the injured worker)\s+to|"
+    r"(?:reduc\w{0,6}|decreas\w{0,6}|lower\w{0,6}|cut|taper\w{0,6}|wean\w{0,6})\s+(?:\w{1,20}\s){0,2}?(?:medications?|"
+    r"norco|opioids?|narcotics?|analgesics?|meds|pain pills)|"
+    r"return(?:ed)?\s+to\s+(?:full\s+|modified\s+|regular\s+)?(?:work|duty)|\d{1,3}\s*%\s+(?:functional\s+)?"
+    r"(?:improvement|better)|"
     r"pain\s+(?:decreased|reduced|improved)\s+from\s+\d{1,2}|from\s+\d{1,2}/10\s+to\s+\d{1,2}/10|with benefit|"
     r"(?:was|were)\s+(?:helpful|beneficial)|responding (?:well )?to|improved with)\b"
 )
@@ -537,7 +585,20 @@ def _continues_therapy(request: Request) -> bool:
     if family is None:
         return False
     prior = _PRIOR_THERAPY[family.name]
-    return any(prior.search(c) and not _PLANNED.search(c) for c in _CLAUSE.findall(request.summary))
+    return any(_mentions_prior(prior, clause) for clause in _CLAUSE.findall(request.summary))
+
+
+def _mentions_prior(prior: re.Pattern[str], clause: str) -> bool:
+    """Whether the clause names a prior course of the therapy, with no plan or request up to where it is named.
+
+    Only the words up to the mention are read, so appending words to a summary never withdraws the check.
+    """
+    position = 0
+    while (match := prior.search(clause, position)) is not None:
+        if not _PLANNED.search(clause, 0, match.end()):
+            return True
+        position = match.start() + 1
+    return False
 
 
 def _check_prior_outcome(request: Request) -> _Outcome:
@@ -548,57 +609,178 @@ def _check_prior_outcome(request: Request) -> _Outcome:
 # Diagnostic studies and procedures: findings, conservative care, surgical plan
 # --------------------------------------------------------------------------------------------------------------
 
+# Provocative tests, in the names and abbreviations examiners use.
+_PROVOCATIVE: Final = (
+    r"(?:straight[- ]leg[- ]rais\w*|slr|slump|spurling\w*|phalen\w*|tinel\w*|hoffmann?\w*|babinski|mcmurray\w*|"
+    r"lachman\w*|(?:anterior |posterior )?drawer|apprehension|hawkins?\w*|neer\w*|impingement|drop arm|empty can|"
+    r"jobe\w*|o'brien\w*|speed\w*|yergason\w*|faber\w*|patrick\w*|finkelstein\w*|pivot shift|durkan\w*|thessaly|"
+    r"kemp\w*|lift-?off|belly press|valgus stress|varus stress|carpal compression|provocative|"
+    r"compression test)"
+)
+# The body parts and movements an examiner grades ("weakness of ankle dorsiflexion", "EHL weakness").
+_MOTOR: Final = (
+    r"(?:dorsiflex\w*|plantar\s?flex\w*|extens\w*|flex\w*|abduct\w*|adduct\w*|rotat\w*|eversion|inversion|grip|"
+    r"ehl|extensor\w*|flexor\w*|deltoid|biceps|triceps|quadriceps|quads|hamstrings?|hip flexors?|intrinsics?|"
+    r"great toe|toes?)"
+)
+
 # Objective findings only: reviewers discount subjective complaints (numbness, radiating pain) and diagnoses
 # ("radiculopathy", "cumulative trauma") that the examination does not corroborate.
-_OBJECTIVE_FINDING: Final = _rx(
+_OBJECTIVE_FINDING: Final = _rx_words(
     r"\b(?:red[- ]flags?|cauda equina|bowel or bladder (?:incontinence|dysfunction|retention)|saddle an(?:a)?esthesia|"
     r"(?:acute|suspected|displaced|new)\s+fractures?|dislocation|tumou?r|cancer|malignan\w*|infection|osteomyelitis|"
     r"progressive\s+(?:neurolog\w*\s+)?(?:deficits?|weakness|numbness)|myelopathy|"
-    r"(?:decreased|diminished|reduced|altered|absent|loss of)\s+(?:light touch\s+)?(?:sensation|sensory|reflex\w*|"
-    r"strength|motor|pinprick)|hypoesthesia|sensory (?:deficit|loss)|dermatomal|motor (?:strength )?(?:of\s+)?"
-    r"[0-4]\+?/5|\b[0-4][+-]?/5\b|hyporeflexia|atrophy|foot drop|(?:focal\s+)?neurolog\w*\s+(?:deficits?|"
-    r"dysfunction|compromise|signs)|nerve\s+(?:root\s+)?(?:compromise|impingement|compression|entrapment)|"
-    r"positive\s+(?:straight leg rais\w*|slr|spurling\w*|phalen\w*|tinel\w*|hoffmann?\w*|babinski|mcmurray\w*|"
-    r"lachman\w*|(?:anterior |posterior )?drawer|apprehension|hawkins?\w*|neer\w*|impingement|drop arm|empty can|"
-    r"o'brien\w*|speed\w*|yergason\w*|faber|patrick\w*|finkelstein\w*|pivot shift|durkan\w*|provocative|"
-    r"compression test)(?:'s)?|(?:spurling\w*|phalen\w*|tinel\w*|hawkins?\w*|neer\w*|mcmurray\w*|lachman\w*|"
-    r"straight leg rais\w*|slr)(?:'s)?\s+(?:test\s+|sign\s+|maneuver\s+)?(?:was\s+|is\s+|were\s+)?positive|"
+    r"(?:decreased|diminished|reduced|altered|absent|loss of|impaired|asymmetric)\s+(?:light touch\s+)?(?:sensation|"
+    r"sensory|reflex\w*|strength|motor|pinprick)|hypoesthesia|hypesthesia|sensory (?:deficit|loss)|dermatomal|"
+    r"motor (?:strength )?(?:of\s+)?[0-4]\+?/5|\b[0-4][+-]?/5\b|hyporeflexia|areflexia|atrophy|foot drop|"
+    r"(?:focal\s+)?neurolog\w*\s+(?:deficits?|dysfunction|compromise|signs)|nerve\s+(?:root\s+)?(?:compromise|"
+    r"impingement|compression|entrapment)|"
+    # "Sensation is decreased to light touch", "the Achilles reflex was diminished", "ankle reflex is 1+".
+    r"(?:sensation|sensory exam\w*|reflex(?:es)?|jerks?|strength|pinprick|light touch)\s+(?:(?:was|were|is|are)\s+)?"
+    r"(?:noted\s+to\s+be\s+|found\s+to\s+be\s+)?(?:decreased|diminished|reduced|absent|abnormal|altered|impaired|"
+    r"asymmetric\w*|hypoactive|depressed|trace|0|1\+)(?![\w+])|"
+    rf"weakness\s+(?:of|in|on|with)\s+(?:the\s+)?(?:(?:right|left|bilateral)\s+)?(?:\w{{1,20}}\s)?{_MOTOR}|"
+    rf"{_MOTOR}\s+weakness|"
+    rf"positive\s+(?:\w{{1,20}}\s)?{_PROVOCATIVE}(?:'s)?|"
+    # "Spurling's test was positive", "Hawkins and Neer impingement signs were positive", "SLR positive on the left".
+    rf"{_PROVOCATIVE}(?:'s)?(?:\s+(?:test|sign|maneuver)s?)?\s+(?:positive|\+)|"
+    rf"{_PROVOCATIVE}(?:'s)?\b[^.;]{{0,40}}?\b(?:was|is|were|are)\s+(?:\w{{1,20}}\s)?positive|"
     r"instability|locking|giving way|effusion|unable to bear weight|inability to bear weight|"
     r"(?:loss|lost) of consciousness|(?:failed|failure of)\s+(?:\w+\s+){0,3}?(?:conservative|physical therapy)|"
     r"clarification of (?:the )?anatomy|(?:surgery|surgical intervention|injection) (?:is|was) (?:being )?"
     r"(?:considered|planned|contemplated|recommended))\b"
 )
 
+# Red flags: the conditions for which the guidelines image or test at once, without a trial of conservative care
+# (ACOEM: cauda equina syndrome, progressive or severe neurologic deficit, suspected fracture, tumour or infection).
+# A bare "fracture" or "tumor" is not enough ("fracture was ruled out"); a suspicion is ("to rule out fracture").
+_SUSPECTED: Final = (
+    r"(?:suspected|suspect|suspicion (?:of|for)|concern (?:of|for)|concerning for|possible|probable|likely|occult|"
+    r"rule out|r/o|rule-out|evaluate for|to exclude|exclude)"
+)
+_RED_FLAG: Final = _rx_words(
+    r"\b(?:cauda equina(?: syndrome)?|conus medullaris|saddle (?:an(?:a)?esthesia|numbness|paresthesias?|sensory "
+    r"(?:loss|changes))|foot drop|drop foot|wrist drop|"
+    r"progressive(?:ly)?\s+(?:worsening\s+)?(?:\w{1,20}\s){0,2}?(?:neurolog\w*\s+|motor\s+|sensory\s+)?(?:deficits?|"
+    r"weakness|numbness|loss of (?:strength|sensation|function))|(?:new|worsening|"
+    r"severe)\s+(?:focal\s+)?(?:neurolog\w*|motor)\s+"
+    r"(?:deficits?|weakness|loss)|myelopath\w*|"
+    r"(?:bowel|bladder)(?:\s+(?:and|or|and/or|&)\s+(?:bowel|bladder))?\s+(?:incontinence|dysfunction|retention|"
+    r"changes|symptoms|problems|control)|(?:urinary|fecal|bowel|bladder)\s+(?:incontinence|retention)|"
+    r"loss of (?:bowel|bladder)\w*|incontinence|"
+    rf"(?<!non-)(?<!non)(?:{_SUSPECTED}|acute|displaced|unstable|pathologic(?:al)?|compression|stress|new)\s+"
+    r"(?:an?\s+)?(?:\w{1,20}\s)?fractures?|fractures?\s+(?:is|was)\s+suspected|"
+    rf"(?:history of|hx of|known|metastatic|{_SUSPECTED})\s+(?:\w{{1,20}}\s)?(?:cancer|malignan\w*|tumou?rs?|"
+    r"carcinoma|lymphoma|myeloma|neoplasm\w*|metasta\w*)|metasta\w*|"
+    rf"(?:spinal|disc|bone|joint|deep|epidural|vertebral|{_SUSPECTED})\s+(?:space\s+)?infection|osteomyelitis|"
+    r"discitis|septic (?:arthritis|joint)|(?:epidural|spinal|paraspinal) abscess|unexplained (?:weight loss|fever)|"
+    r"aortic aneurysm|vascular compromise|compartment syndrome)\b"
+)
+_RED_FLAG_NOTE: Final = "red flags documented: conservative care is not required first"
+
+
+@functools.lru_cache(maxsize=8)
+def _red_flag(documentation: str) -> str | None:
+    """The first affirmed red flag (two checks read it on every diagnostic request, so it is read once)."""
+    return _first_affirmed(_RED_FLAG, documentation, _NEGATION_BEFORE_RED_FLAG)
+
 
 def _check_objective_findings(request: Request) -> _Outcome:
-    return _found(_first_affirmed(_OBJECTIVE_FINDING, request.documentation))
+    found = _first_affirmed(_OBJECTIVE_FINDING, request.documentation)
+    if found is None:
+        found = _red_flag(request.documentation)
+    return _found(found)
 
 
 _CONSERVATIVE: Final = (
-    r"(?:conservative\s+(?:care|treatment|therapy|management|measures)|physical therap\w*|\bpt\b|therapy|"
-    r"medications?|nsaids?|anti-?inflammator\w*|injections?|chiropractic|acupuncture|rest|home exercise\w*|"
-    r"bracing|brace|splint\w*|activity modification|modified (?:work|duty)|ice|heat)"
+    r"(?:conservative\s+(?:care|treatments?|therapy|management|measures|modalities|options)|physical therap\w*|"
+    r"physiotherap\w*|occupational therap\w*|\bpt\b|\bot\b|\bhep\b|therapy|therapies|medications?|meds|nsaids?|"
+    r"anti-?inflammator\w*|analgesics?|ibuprofen|naproxen|motrin|aleve|advil|meloxicam|mobic|celebrex|diclofenac|"
+    r"acetaminophen|tylenol|gabapentin|injections?|chiropractic|chiro\w*|manipulation|acupuncture|massage|rest|"
+    r"home exercises?(?: program)?|exercises?|bracing|braces?|splint\w*|orthotics?|activity modification|"
+    r"modified (?:work|duty|activit\w*)|ice|heat|tens|esis?|epidurals?|cortisone)\b"
 )
 # "Tried and failed", not merely "treatment to date has included": reviewers ask for the failure. (On the letters,
-# accepting a list of past treatments as evidence halves the recall of this check for the same precision.)
-_CONSERVATIVE_TRIED: Final = _rx(
-    rf"\b(?:failed|failure of|despite|refractory to|no (?:relief|improvement|benefit) (?:with|from)|did not "
-    rf"(?:help|improve|respond)|without (?:relief|improvement|benefit)|not (?:responded|responding) to|persistent "
-    rf"(?:pain|symptoms) (?:despite|after)|continue[sd]? to (?:have|report|complain)[^.;]{{0,40}}?despite)\b"
-    rf"[^.;]{{0,60}}?{_CONSERVATIVE}"
+# accepting a list of past treatments as evidence halves the recall of this check for the same precision.) The
+# failure may come before the care ("failed conservative care", "despite PT") or after it ("conservative care ...
+# has failed", "physical therapy without improvement", "NSAIDs, PT and a HEP, with persistent pain").
+_CARE_FAILED_AFTER: Final = (
+    r"(?:(?:has|have|had|was|were)\s+(?:\w{1,20}\s)?failed|failed\b|(?:was|were|has been|have been|proved|proven)\s+"
+    r"(?:ineffective|unsuccessful|unhelpful|not (?:effective|helpful|successful))|ineffective|unsuccessful|"
+    r"(?:did|does|has|have|had)\s+not\s+(?:help|improve|relieve|resolve|work|provide|helped|improved|relieved|"
+    r"resolved|worked|provided)|(?:not|never)\s+(?:helped|relieved|improved|resolved|worked)|failed to (?:help|"
+    r"improve|relieve|resolve)|failed to provide (?:\w{1,20}\s)?(?:relief|benefit|improvement)|"
+    r"(?:without|with no|with little|with minimal|with only|gave no|gave little|gave only|provided no|provided only|"
+    r"offered no|brought no|no)\s+(?:\w{1,20}\s)?(?:relief|improvement|benefit|change|response|help)|(?:with|but|"
+    r"yet)\s+(?:\w{1,20}\s)?(?:persistent|persisting|continued|continuing|ongoing|"
+    r"residual|unchanged|worsening|recurrent)\s+(?:\w{1,20}\s){0,2}?(?:pain|symptoms|complaints|numbness|"
+    r"radicular|weakness|tingling))"
+)
+# Up to 12 words of one clause, none of them a negation or a denial ("TENS was denied as there is no indication the
+# patient failed ..." is not a failed TENS trial), then the separator before the next word. Word by word (not
+# character by character) and with a first-letter guard on the failure words, so that text dense with care words
+# ("PT PT PT ...") stays cheap.
+_CLAUSE_WORDS_NO_DENIAL: Final = (
+    r"(?:[^\w.;'/-]{1,4}(?!(?:no|not|denied|denies|non-?certified|non|without)\b)[\w'/-]{1,30}){0,12}?"
+    r"[^\w.;'/-]{1,4}(?=[bdfghiuwy]|pr|n[eo]|of)"
+)
+# "Failed to approve / provide / document ..." is about paperwork, not a failed treatment.
+_NOT_PAPERWORK: Final = (
+    r"(?!\s+to\s+(?:approve|authorize|certify|provide|submit|document|show|indicate|demonstrate|establish|include|"
+    r"mention|attend|meet|follow))"
+)
+_CONSERVATIVE_TRIED: Final = _rx_words(
+    rf"\b(?:failed{_NOT_PAPERWORK}|failure of|failing|despite|in spite of|refractory to|unresponsive to|"
+    r"recalcitrant to|no (?:\w{1,20}\s)?(?:relief|improvement|benefit|response) (?:with|from|after|to)|"
+    r"(?:did|does|has|have|had) not (?:help|improve|respond|resolve|get better|improved|helped|responded|resolved)|"
+    r"not (?:responded|responding|improved|improving) (?:to|with)|without (?:\w{1,20}\s)?(?:relief|improvement|"
+    r"benefit)|(?:persist\w{0,4}|continu\w{0,4}|"
+    r"ongoing|residual|recurrent|unchanged|worse\w{0,4}|remains? symptomatic|still (?:has|had|have|reports?|"
+    r"complains?))\s+(?:\w{1,20}\s){0,3}?(?:after|following)|persistent (?:pain|symptoms) "
+    r"(?:despite|after)|continue[sd]? to (?:have|report|complain)[^.;]{0,40}?despite)\b"
+    rf"[^.;]{{0,60}}?\b{_CONSERVATIVE}|"
+    rf"\b{_CONSERVATIVE}{_CLAUSE_WORDS_NO_DENIAL}{_CARE_FAILED_AFTER}"
 )
 
 
 def _check_conservative_care(request: Request) -> _Outcome:
+    if request.category in DIAGNOSTIC_CATEGORIES:
+        # Imaging and electrodiagnostics on the red-flag path: a documented red flag answers the question.
+        flag = _red_flag(request.documentation)
+        if flag is not None:
+            return _Outcome(True, evidence=flag, note=_RED_FLAG_NOTE)
     return _found(_first_affirmed(_CONSERVATIVE_TRIED, request.documentation))
 
 
-_FIRST_LINE_TRIED: Final = _rx(
-    r"\b(?:intoleran\w*|unable to tolerate|cannot tolerate|could not tolerate|gi upset|upset stomach|gastritis|"
-    r"contraindicat\w*)\b[^.;]{0,40}?\b(?:oral|nsaids?|medications?|pills?|tablets?)|\b(?:failed|failure of|"
-    r"tried|trial of|did not (?:help|tolerate)|no (?:relief|benefit) (?:with|from))\b[^.;]{0,40}?\b(?:oral|nsaids?|"
-    r"antidepressants?|anticonvulsants?|gabapentin|neurontin|lyrica|pregabalin|amitriptyline|duloxetine|cymbalta|"
-    r"first[- ]line|acetaminophen|tylenol|non-?opioid)"
+# First-line oral medications (MTUS: NSAIDs or acetaminophen before opioids; antidepressants or anticonvulsants
+# before topical analgesics for neuropathic pain), by class, abbreviation and common name.
+_FIRST_LINE: Final = (
+    r"(?:oral\s+(?:\w{1,20}\s)?(?:medications?|analgesics?|nsaids?|anti-?inflammator\w*|agents?|pain relievers?)|"
+    r"nsaids?|anti-?inflammator\w*|antidepressants?|anticonvulsants?|antiepileptics?|neuropathic (?:agents?|"
+    r"medications?)|first[- ]line(?:\s+(?:\w{1,20}\s)?(?:agents?|medications?|therapy|therapies|treatments?|drugs?|"
+    r"analgesics?))?|tricyclics?|tcas?|snris?|gabapentin|neurontin|lyrica|pregabalin|amitriptyline|elavil|"
+    r"nortriptyline|duloxetine|cymbalta|venlafaxine|effexor|topiramate|topamax|acetaminophen|tylenol|apap|"
+    r"non-?opioid(?:\s+(?:analgesics?|medications?|agents?|therapy|pain relievers?))?|ibuprofen|motrin|advil|"
+    r"naproxen|naprosyn|anaprox|aleve|meloxicam|mobic|celecoxib|celebrex|diclofenac|etodolac|nabumetone|relafen|"
+    r"ketorolac|indomethacin)\b"
+)
+_FIRST_LINE_TRIED: Final = _rx_words(
+    r"\b(?:intoleran\w*|unable to tolerate|cannot tolerate|could not tolerate|did not tolerate|contraindicat\w*|"
+    r"gi upset|upset stomach|stomach upset|gastritis|dyspepsia|heartburn|side effects|allerg\w*)\b"
+    rf"[^.;]{{0,40}}?\b{_FIRST_LINE}|"
+    rf"\b(?:failed{_NOT_PAPERWORK}|failure of|tried|trials? of|trialed|did not (?:help|tolerate)|"
+    r"no (?:relief|benefit) (?:with|from)|previously (?:on|took|taking|tried|used|prescribed)|"
+    r"(?:was|were|has been|had been) (?:on|prescribed|taking|using)|(?:currently|presently) (?:on|taking|using)|"
+    r"is (?:taking|using)|takes|treatment to date (?:has |had )?"
+    r"included|treatments? (?:has|have|had) included|(?:has|had|have) (?:taken|used|tried)|took)\b"
+    rf"[^.;]{{0,50}}?\b{_FIRST_LINE}|"
+    rf"\b{_FIRST_LINE}[^.;]{{0,50}}?\b(?:failed|(?:was|were|are|is|has been|have been)\s+(?:not tolerated|tried|"
+    r"trialed|ineffective|unhelpful|contraindicated|not effective|not helpful|discontinued|stopped)|ineffective|"
+    r"not tolerated|contraindicat\w*|"
+    r"(?:did|does|has|have|had)\s+not\s+(?:help|helped|work|worked|relieve|relieved|provide)|without (?:\w{1,20}\s)?"
+    r"(?:relief|benefit|improvement|success)|(?:with|gave|provided|offered)\s+(?:no|little|minimal|partial|some|only "
+    r"(?:partial|temporary|minimal)|temporary|limited)\s+(?:\w{1,20}\s)?(?:relief|benefit|improvement)|caused|causes|"
+    r"causing|led to|resulted in|(?:gi|stomach|gastric) upset|side effects)\b"
 )
 
 
@@ -606,13 +788,17 @@ def _check_first_line(request: Request) -> _Outcome:
     return _found(_first_affirmed(_FIRST_LINE_TRIED, request.documentation))
 
 
-_SURGERY_CERTIFIED: Final = _rx(
+_SURGERY_CERTIFIED: Final = _rx_words(
     r"\b(?:surgery|surgical (?:procedure|intervention)|procedure|arthroscopy|repair|fusion|release|"
     r"decompression|replacement|reconstruction|discectomy|laminectomy|\w+ectomy|\w+plasty)\b[^.;]{0,40}?\b(?:was|"
     r"has been|had been|is|were)\s+(?:authorized|certified|approved|scheduled|performed|completed|done)\b|"
     r"\bstatus[- ]post\b|\bs/p\b|\bunderwent\b[^.;]{0,40}?\b(?:surgery|repair|arthroscopy|fusion|release|"
     r"decompression|replacement|reconstruction|\w+ectomy|\w+plasty)\b|\bpost-?operative(?:ly)?\s+(?:day|week|"
-    r"visit)\b|\bauthorized\s+(?:the\s+)?(?:surgery|procedure)\b"
+    r"visit)\b|\bauthorized\s+(?:the\s+)?(?:surgery|procedure)\b|"
+    # "Utilization review approved the L4-5 fusion" (never "non-certified the surgery").
+    r"(?<![\w-])(?:approved|certified|authorized)\s+(?:the\s+)?(?:[\w/-]{1,20}\s){0,3}?(?:surgery|procedure|"
+    r"arthroscopy|repair|fusion|release|decompression|replacement|reconstruction|discectomy|laminectomy|"
+    r"\w{1,30}ectomy|\w{1,30}plasty)\b"
 )
 
 
@@ -630,15 +816,30 @@ _ASSOCIATED_SERVICE: Final = _rx(
 # Medications: efficacy, monitoring, indication, short courses
 # --------------------------------------------------------------------------------------------------------------
 
-_MEDICATION_EFFICACY: Final = _rx(
+# What a prescriber calls the medication: a class, a form or a common name ("Norco reduces her pain").
+_MEDICINE: Final = (
+    r"(?:medications?|meds|medicines?|opioids?|narcotics?|analgesics?|muscle relaxants?|patch(?:es)?|cream|gel|it|"
+    r"norco|hydrocodone|oxycodone|oxycontin|percocet|tramadol|ultram|tapentadol|nucynta|morphine|methadone|fentanyl|"
+    r"butrans|buprenorphine|gabapentin|neurontin|lyrica|pregabalin|cymbalta|duloxetine|naproxen|ibuprofen|motrin|"
+    r"celebrex|meloxicam|cyclobenzaprine|flexeril|tizanidine|zanaflex|baclofen|lidoderm|tylenol)"
+)
+_MEDICATION_EFFICACY: Final = _rx_words(
     r"\b(?:(?:pain|vas)\b[^.;]{0,40}?\b(?:with|on|after)\s+(?:the\s+)?(?:medications?|meds)\b|(?:with|on)\s+(?:the\s+)?"
     r"(?:medications?|meds)\b[^.;]{0,30}?\b(?:pain|vas)\b[^.;]{0,20}?\d{1,2}(?:/10)?|(?:without|off)\s+(?:the\s+)?"
-    r"(?:medications?|meds)\b[^.;]{0,30}?\d{1,2}(?:/10)?|(?:medications?|meds|it)\s+(?:help\w*|provide\w*|give\w*|"
-    r"reduce\w*|decrease\w*|allow\w*|improve\w*|work\w*|(?:is|are|was|were)\s+(?:beneficial|effective|helpful))|"
-    r"\d{1,3}\s*%\s+(?:pain\s+)?(?:relief|improvement|reduction|decrease)|(?:pain\s+)?relief\s+(?:with|from)\s+"
+    r"(?:medications?|meds)\b[^.;]{0,30}?\d{1,2}(?:/10)?|"
+    rf"{_MEDICINE}\s+(?:help\w*|reduce\w*|decrease\w*|allow\w*|improve\w*|relieve\w*|lower\w*|work\w*|lets?|"
+    r"enables?|(?:is|are|was|were|has been|have been)\s+(?:beneficial|effective|helpful|working)|(?:provide\w*|"
+    r"give\w*|gave)\s+(?:her\s+|him\s+|them\s+)?(?:\w{1,20}\s)?(?:relief|benefit|improvement|pain relief|\d{1,3}\s*%))|"
+    # "With medications he is able to walk for 30 minutes".
+    rf"(?:with|on|using|taking)\s+(?:the\s+|his\s+|her\s+|current\s+|these\s+)?{_MEDICINE}\b[^.;]{{0,40}}?"
+    r"\b(?:is able to|are able to|able to|can\b|allows?|improv\w*|decreas\w*|reduc\w*|better)|"
+    r"\d{1,3}\s*%\s+(?:pain\s+)?(?:relief|improvement|reduction|decrease)|(?:pain\s+)?relief\s+(?:with|from|of)\s+"
     r"(?:the\s+)?(?:medications?|meds|\w+)|(?:improved|increased)\s+(?:function\w*|ability|activities|adls?|"
     r"tolerance|sleep)\b[^.;]{0,40}?\b(?:with|on|from)\b|from\s+\d{1,2}/10\s+to\s+\d{1,2}/10|"
-    r"pain\s+(?:decreased|reduced|improved)\s+from\s+\d{1,2})"
+    r"(?:pain|vas|pain (?:scores?|levels?|ratings?))\s+(?:\w{1,20}\s){0,2}?(?:decrease[sd]?|reduce[sd]?|improve[sd]?|"
+    r"drops?|dropped|goes down|went down|comes down|came down)\s+from\s+\d{1,2}|"
+    # "6/10 before and 3/10 after application".
+    r"\d{1,2}/10\s+(?:before|without|prior to|off)\b[^.;]{0,40}?\b\d{1,2}/10\s+(?:after|with|on)\b)"
 )
 
 
@@ -646,11 +847,13 @@ def _check_medication_efficacy(request: Request) -> _Outcome:
     return _found(_first_affirmed(_MEDICATION_EFFICACY, request.documentation))
 
 
-_OPIOID_MONITORING: Final = _rx(
-    r"\b(?:urine (?:drug|toxicology) (?:screens?|tests?|testing)|uds|udt|cures(?: report| database)?|pain "
-    r"(?:contract|agreement)|(?:opioid|narcotic) (?:agreement|contract)|(?:no|denies|without) (?:side effects|"
-    r"adverse effects|aberrant)|side effects|aberrant (?:behaviou?rs?|drug)|consistent (?:uds|urine)|"
-    r"compliance|compliant)\b"
+_OPIOID_MONITORING: Final = _rx_words(
+    r"\b(?:urine (?:drug|toxicology|tox)(?: (?:screens?|tests?|testing|screening|results?|reports?|panels?))?|"
+    r"(?:drug|toxicology) (?:screens?|tests?|testing|screening|reports?)|uds|udt|utox|cures(?: report| database)?|"
+    r"pdmp|prescription drug monitoring|pain (?:contract|agreement)|(?:opioid|narcotic|medication|treatment) "
+    r"(?:agreement|contract)|(?:no|denies|without) (?:\w{1,20}\s)?(?:side effects|adverse effects|aberran\w*)|"
+    r"side effects|adverse effects|aberran\w* (?:behaviou?rs?|drug)|four a'?s|4 a'?s|pill counts?|"
+    r"consistent (?:uds|urine)|compliance|compliant)\b"
 )
 
 
@@ -662,11 +865,16 @@ _ACID_SUPPRESSANT: Final = _rx(
     r"\b(?:omeprazole|prilosec|pantoprazole|protonix|ranitidine|zantac|pepcid|famotidine|esomeprazole|nexium|"
     r"lansoprazole|prevacid|dexlansoprazole|dexilant|rabeprazole|ppi|proton pump|deprizine)\b"
 )
-_GI_RISK: Final = _rx(
+_GI_RISK: Final = _rx_words(
     r"\b(?:(?:gi|gastrointestinal|stomach|gastric|epigastric|abdominal)\s+(?:upset|pain|distress|symptoms|complaints|"
     r"issues|irritation|bleed\w*|risk|discomfort)|dyspepsia|gastritis|gerd|(?:acid\s+)?reflux|heartburn|"
     r"peptic ulcers?|ulcers?|gi bleed\w*|anticoagula\w*|aspirin|corticosteroids?|(?:age|aged)\s+(?:over|greater "
-    r"than|>)\s*65|nausea)\b"
+    r"than|>)\s*65|nausea|"
+    # MTUS GI risk: age over 65, anticoagulants or corticosteroids, high-dose or multiple NSAIDs.
+    r"(?:6[6-9]|[7-9]\d)[- ]years?[- ]old|(?:age|aged)\s+(?:6[6-9]|[7-9]\d)|warfarin|coumadin|apixaban|eliquis|"
+    r"rivaroxaban|xarelto|clopidogrel|plavix|heparin|enoxaparin|lovenox|blood thinners?|prednisone|prednisolone|"
+    r"methylprednisolone|medrol|dexamethasone|oral steroids?|high[- ]dose (?:\w{1,20}\s)?(?:nsaids?|ibuprofen|"
+    r"naproxen|anti-?inflammator\w*)|(?:multiple|two) nsaids)\b"
 )
 
 
@@ -679,10 +887,12 @@ _SHORT_COURSE_DRUG: Final = _rx(
     r"metaxalone|skelaxin|chlorzoxazone|lorzone|parafon|tabradol|benzodiazepines?|diazepam|valium|alprazolam|xanax|"
     r"clonazepam|klonopin|lorazepam|ativan|temazepam|muscle relaxants?)\b"
 )
-_SHORT_COURSE: Final = _rx(
+_SHORT_COURSE: Final = _rx_words(
     r"\b(?:acute\s+(?:flare\w*|exacerbation|spasms?|muscle spasms?|injury|phase|pain)|flare[- ]?ups?|short[- ]"
     r"(?:course|term)|new(?:ly)?\s+prescri\w*|first\s+prescri\w*|initial\s+prescri\w*|started\s+on|"
-    r"(?:for|x)\s+(?:\d{1,2}|one|two|three|seven|ten|fourteen)\s+days?|(?:one|two|1|2)\s+weeks?)\b"
+    r"(?:for|x)\s+(?:\d{1,2}|one|two|three|seven|ten|fourteen)\s+days?|(?:one|two|1|2)\s+weeks?|"
+    r"(?:\d{1,2}|one|two|three|five|seven|ten|fourteen)[- ](?:day|week)\s+(?:course|supply|trial|taper)|"
+    r"(?:brief|limited)\s+(?:course|trial|period|duration))\b"
 )
 
 
@@ -697,7 +907,7 @@ def _check_short_course(request: Request) -> _Outcome:
 _GUIDELINE: Final = _rx(
     r"\b(?:ca\s+)?(?:mtus|acoem|odg|official disability guidelines|medical treatment utilization schedule|chronic pain "
     r"(?:medical )?treatment guidelines|post-?surgical treatment guidelines|acupuncture (?:medical )?treatment "
-    r"guidelines)\b"
+    r"guidelines|american college of occupational and environmental medicine)\b"
 )
 
 
