@@ -268,14 +268,15 @@ class Champion:
             raise ModelOutputError("model returned a different number of rows than it was given")
         return [normalize_output(r) for r in rows]
 
-    def find_similar(self, records: list[dict[str, Any]], k: int) -> list[list[Any]]:
+    def find_similar(self, records: list[dict[str, Any]], k: int) -> list[list[Any]] | None:
         """The model's ``k`` most similar past determinations per record (raw hits, best first).
 
         Explanations never fail a prediction: without ``similar``, or when it fails or answers the wrong number of
-        lists, every record gets none (logged by type only: the hits and the request are not logged).
+        lists, the answer is None (logged by type only: the hits and the request are not logged), which tells
+        "no index" apart from "nothing similar".
         """
         if self.similar is None or not records or k < 1:
-            return [[] for _ in records]
+            return None
         try:
             hits = self.similar(records, k=k)
             if not isinstance(hits, list | tuple) or len(hits) != len(records):
@@ -286,7 +287,7 @@ class Champion:
                 "similar determinations failed; answering without them",
                 extra={"model_version": self.ref, "exc_type": type(exc).__name__},
             )
-            return [[] for _ in records]
+            return None
 
     @property
     def ref(self) -> str:

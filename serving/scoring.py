@@ -41,6 +41,7 @@ class Rules:
     max_items: int
     jurisdictions: tuple[str, ...]
     similar_k: int = 5
+    similar_floor: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
@@ -51,6 +52,7 @@ class Rules:
             max_items=settings.max_items,
             jurisdictions=tuple(settings.jurisdictions),
             similar_k=settings.similar_k,
+            similar_floor=settings.similar_floor,
         )
 
 
@@ -248,19 +250,40 @@ def score_records(
     ]
     todo = [r for r, m in zip(records, missing, strict=True) if not m]
     predicted = champion.predict(todo) if todo else []
-    hits: list[list[Any]] = []
+    hits: list[list[Any]] | None = None
     if explain and rules.similar_k > 0 and todo:
         # Over-fetch when some hits will be filtered out (a letter's own case, later decisions).
         extra = len(todo) + rules.similar_k if (avoid.case_id or avoid.before) else 0
         hits = champion.find_similar(todo, rules.similar_k + extra)
-    predictions, found = iter(predicted), iter(hits)
+    predictions, found = iter(predicted), iter(hits or [])
     out = []
     for i, (record, m) in enumerate(zip(records, missing, strict=True)):
         prediction = None if m else next(predictions)
         item_hits = next(found, []) if prediction is not None else []
+        if prediction is not None and hits is not None and _unlike_anything(item_hits, rules.similar_floor, avoid):
+            prediction = {**prediction, "cannot_judge": [*prediction["cannot_judge"], UNLIKE_ANYTHING]}
         explanation = explain_item(record, prediction, item_hits, rules, avoid) if explain else None
         out.append(item_result(i, prediction, m, rules, explanation))
     return out
+
+
+UNLIKE_ANYTHING = (
+    "No past determination resembles this item (no similar case shares its words): state the treatment or service "
+    "in ordinary clinical terms."
+)
+
+
+def _unlike_anything(hits: Sequence[Any], floor: float, avoid: Avoid) -> bool:
+    """True when no hit (its own case aside) is at least ``floor`` alike, or there is none."""
+    own = (avoid.case_id or "").strip().upper()
+    best = -1.0
+    for raw in hits:
+        hit = raw.as_dict() if hasattr(raw, "as_dict") else raw
+        if not isinstance(hit, Mapping) or (own and str(hit.get("case_id") or "").strip().upper() == own):
+            continue
+        similarity = hit.get("similarity")
+        best = max(best, float(similarity) if isinstance(similarity, int | float) else 0.0)
+    return best < 0 or best < floor
 
 
 def model_ref(champion: Champion) -> dict[str, str]:

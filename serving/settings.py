@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     )
     similar_k: int = Field(default=5, ge=0, le=20, description="Similar past determinations shown per item (0: none)")
 
+    similar_floor: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="An item with no similar past determination (its own case aside), or whose best one is less "
+        "alike than this, cannot be judged (insufficient_information). 0: only 'none at all' (the DWC index returns "
+        "only hits sharing a word; real letter items' best hit is at least 0.078 alike).",
+    )
     # server
     host: str = Field(default="127.0.0.1", description="Address to listen on")
     port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on")

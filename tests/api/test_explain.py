@@ -312,3 +312,13 @@ def test_an_item_the_model_cannot_judge_is_insufficient_with_the_reason(api_clie
     result = only_item(api_client, "Physicaltherapy " * 40)
     assert result["band"] == "insufficient_information" and result["label"] is None
     assert result["missing_information"] == ["The item text names no treatment."]
+
+
+def test_an_item_unlike_any_past_determination_cannot_be_judged(api_client: TestClient) -> None:
+    from serving.scoring import UNLIKE_ANYTHING
+
+    result = only_item(api_client, "Xyzzy plugh treatment")
+    assert result["band"] == "insufficient_information" and result["label"] is None
+    assert UNLIKE_ANYTHING in result["missing_information"]
+    assert result["p_upheld"] is not None  # the estimate is still shown, as context
+    assert only_item(api_client, "Xyzzy plugh treatment", "?explain=false")["band"] != "insufficient_information"
