@@ -23,7 +23,7 @@ from training.pyfunc import PrescreenModel, build_metadata
 pytestmark = [pytest.mark.model, pytest.mark.data]
 
 #: The candidate of each default experiment whose behaviour is checked (the one expected to be champion).
-CHECKED = {"dwc": "tfidf-checklist", "dmhc": "dmhc-gbm"}
+CHECKED = {"dwc": "monotone-reasons", "dmhc": "dmhc-gbm"}
 
 
 @pytest.fixture(scope="module")
