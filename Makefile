@@ -48,9 +48,9 @@ serve: $(STAMP) ## build the data and a champion if missing, then serve API + pa
 score: $(STAMP) ## batch-score a file of requests: make score INPUT=requests.csv OUTPUT=results.parquet [ENGINE=ray]
 	$(BIN)/imr score --input $(INPUT) --output $(OUTPUT) $(if $(ENGINE),--engine $(ENGINE))
 
-tune: $(RAY_STAMP) ## tune a candidate with Ray Tune (CONFIG=experiments/dwc.yaml CANDIDATE=tfidf-lr SAMPLES=16)
+tune: $(RAY_STAMP) ## tune a candidate with Ray Tune (CONFIG=experiments/dwc-first-version.yaml CANDIDATE=tfidf-checklist SAMPLES=16)
 	test -f data/items.parquet || $(BIN)/imr data
-	$(BIN)/imr tune --config $(or $(CONFIG),experiments/dwc.yaml) --candidate $(or $(CANDIDATE),tfidf-lr) --samples $(or $(SAMPLES),16)
+	$(BIN)/imr tune --config $(or $(CONFIG),experiments/dwc-first-version.yaml) --candidate $(or $(CANDIDATE),tfidf-checklist) --samples $(or $(SAMPLES),16)
 
 test: $(RAY_STAMP) lint typecheck ## ruff, mypy, then the whole test suite (unit, data, model, api, browser, hardening, Ray)
 	$(BIN)/pytest -q
