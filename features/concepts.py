@@ -19,6 +19,7 @@ The table is plain data: :func:`definitions` is what a registered model stores a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal
 
@@ -126,6 +127,23 @@ def kind_of(category: str) -> str | None:
         if category in members:
             return kind
     return None
+
+
+def checklist_rows(checks: Iterable[Any], advice: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The applicable checks of a request as the model's output carries them (serving checks and shows them)."""
+    return [
+        {
+            "code": c.code,
+            "title": c.title,
+            "status": c.status,
+            "evidence": c.evidence,
+            "note": c.note,
+            "reason_code": c.reason_code,
+            "advice": advice.get(c.code, ""),
+        }
+        for c in checks
+        if c.status != "not_applicable"
+    ]
 
 
 def definitions() -> dict[str, Any]:

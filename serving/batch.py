@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from features.view import PrescreenRequest
 from serving.errors import validation_errors
 from serving.models import ModelOutputError, make_predictor, normalize_output
-from serving.policy import BandThresholds, band_for
+from serving.policy import BandThresholds, band_for, verdict_label
 from serving.settings import Settings, default_tracking_uri
 
 Engine = Literal["local", "ray"]
@@ -344,7 +344,7 @@ def _output_row(row_id: str, number: int, ref: ChampionRef, raw: Mapping[str, An
         "p_low": math.nan if low is None else min(low, p),
         "p_high": math.nan if high is None else max(high, p),
         "band": band,
-        "label": {"likely_upheld": "Upheld", "likely_overturned": "Overturned"}.get(band, ""),
+        "label": verdict_label(band) or "",
         "reasons": reasons,
         _ERROR: "",
     }

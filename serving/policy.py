@@ -54,6 +54,11 @@ def band_for(p_upheld: float, thresholds: BandThresholds) -> Band:
     return "uncertain"
 
 
+def verdict_label(band: str) -> str | None:
+    """The outcome a band stands for (the band is the only verdict; ``uncertain`` and insufficient have none)."""
+    return {"likely_upheld": "Upheld", "likely_overturned": "Overturned"}.get(band)
+
+
 def meaningful_words(text: str, enough: int | None = None) -> int:
     """Count of words that are neither stopwords nor fillers, nor one letter long (stops counting at ``enough``)."""
     count = 0

@@ -20,7 +20,14 @@ from features.view import PrescreenRequest
 from serving import explain as ex
 from serving.errors import ErrorItem, validation_errors
 from serving.models import Champion, Prediction
-from serving.policy import BAND_LABELS, BandThresholds, InformationRule, band_for, missing_information
+from serving.policy import (
+    BAND_LABELS,
+    BandThresholds,
+    InformationRule,
+    band_for,
+    missing_information,
+    verdict_label,
+)
 from serving.schemas import PrescreenIn
 from serving.settings import Settings
 
@@ -162,11 +169,6 @@ def explain_item(
         fixes=ex.fixes_out(prediction.get("fixes") or (), prediction["p_upheld"]) if prediction is not None else [],
         attributions=ex.attributions_out(prediction.get("attributions") or ()) if prediction is not None else [],
     )
-
-
-def verdict_label(band: str) -> str | None:
-    """The outcome a band stands for (the band is the only verdict; ``uncertain`` and insufficient have none)."""
-    return {"likely_upheld": "Upheld", "likely_overturned": "Overturned"}.get(band)
 
 
 def _needs_words(codes: Sequence[str], checklist: Sequence[Mapping[str, Any]]) -> list[str]:

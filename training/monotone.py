@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
+from features.concepts import checklist_rows
 from training.candidates import ImrEstimator, default_groups, mask_text
 from training.splits import inner_splits
 
@@ -718,19 +719,7 @@ class MonotoneReasonModel(ImrEstimator):
                 }
                 for j in order
             ],
-            "checklist": [
-                {
-                    "code": c.code,
-                    "title": c.title,
-                    "status": c.status,
-                    "evidence": c.evidence,
-                    "note": c.note,
-                    "reason_code": c.reason_code,
-                    "advice": d.advice.get(c.code, ""),
-                }
-                for c in checks
-                if c.status != "not_applicable"
-            ],
+            "checklist": checklist_rows(checks, d.advice),
             "fixes": fixes,
             "p_all_fixed": min(p_all, p),
             "attributions": attributions,

@@ -133,7 +133,7 @@ class PrescreenModel(PythonModel):
         """The same shape for models without their own explanation: checklist from ``features.checklist``, fixes
         that do not change the estimate (the model does not read them), the interval where the model has one."""
         from features.checklist import evaluate_checklist
-        from features.concepts import CONCEPTS_BY_CHECK, NEEDS, kind_of
+        from features.concepts import CONCEPTS_BY_CHECK, NEEDS, checklist_rows, kind_of
 
         p = np.asarray(self._estimator.predict_proba(frame))[:, 1]
         interval = getattr(self._estimator, "predict_interval", None)
@@ -169,19 +169,7 @@ class PrescreenModel(PythonModel):
                     "base_rate": base_rate,
                     "category": category,
                     "reasons": reasons[i],
-                    "checklist": [
-                        {
-                            "code": c.code,
-                            "title": c.title,
-                            "status": c.status,
-                            "evidence": c.evidence,
-                            "note": c.note,
-                            "reason_code": c.reason_code,
-                            "advice": "",
-                        }
-                        for c in checks
-                        if c.status != "not_applicable"
-                    ],
+                    "checklist": checklist_rows(checks, {}),
                     "fixes": fixes,
                     "p_all_fixed": round(float(p[i]), 4),
                     "attributions": [],
