@@ -67,6 +67,7 @@ bench: $(RAY_STAMP) ## side-by-side benchmarks: parsing, training wall time, ser
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_serve.py
+	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_ray.py
 	$(BIN)/python benchmarks/checklist_quality.py
 	$(BIN)/python benchmarks/similar_quality.py

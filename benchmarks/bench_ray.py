@@ -90,13 +90,15 @@ def write_requests(base: pd.DataFrame, rows: int, path: Path) -> Path:
 
 def default_champion() -> str | None:
     """The default registry's URI when it has a DWC champion."""
-    from serving.batch import resolve_champions, resolve_tracking_uri
+    from serving.batch import resolve_champions
+    from serving.settings import resolve_tracking_uri
 
-    uri = resolve_tracking_uri(None)
+    uri = resolve_tracking_uri()
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         return None
     try:
-        found, _ = resolve_champions(uri, ["dwc"])
+        with tempfile.TemporaryDirectory() as models:
+            found, _ = resolve_champions(uri, ["dwc"], Path(models))
     except Exception:
         return None
     return uri if "dwc" in found else None

@@ -1,16 +1,18 @@
 """Serving benchmark: our server vs ``mlflow models serve`` on the same champion, same machine, same load.
 
-    python benchmarks/bench_serve.py [--seconds 10] [--rounds 4] [--levels 1,8,32]
+    python benchmarks/bench_serve.py [--seconds 10] [--rounds 4] [--levels 1,8,32] [--workers 1] [--stand-in]
 
 Starts both servers on 127.0.0.1 (ours with production-like settings: API key on, JSON access logs to a file),
 measures throughput and p50/p99 latency of single-item requests at each concurrency for a bounded time, prints a
 markdown table with the ratio, writes it to ``bench-results/serve.md`` and ``.json``, and stops both servers.
 The ratio compares like with like: ours with ``?explain=false`` (probability and the model's reasons, what
-``mlflow models serve`` returns); a third row shows ours with the explanations (checklist, reasons in words, top
-terms, similar determinations), the page's default.
+``mlflow models serve`` returns); two more rows show ours with the explanations (checklist, reasons in words, ranked
+fixes, attributions, similar determinations), the page's default: once cycling a few requests (the model keeps the
+featurisation of recent requests, as when the page re-scores), once with every request distinct (nothing cached).
 
-The champion is ``models:/imr-dwc@champion`` from the default tracking store when there is one; otherwise a
-TF-IDF + logistic-regression stand-in (``benchmarks/tfidf_champion.py``) is registered in a temporary store.
+The champion is ``models:/imr-dwc@champion`` of the default tracking store (what ``make train`` registered); its
+name, version and candidate head every table. ``--stand-in`` registers a TF-IDF + logistic-regression stand-in
+(``benchmarks/tfidf_champion.py``) in a temporary store instead, and every table says so.
 The load client uses raw keep-alive HTTP/1.1 on asyncio streams, so that the client costs as little CPU as possible
 (it shares the machine with the server under test).
 """
@@ -31,7 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    next_index: int = 0  # the first request index no client of this run has sent
 
     @property
     def throughput(self) -> float:
@@ -88,15 +91,16 @@ def free_port() -> int:
 
 def default_champion_uri() -> str | None:
     """The default tracking store's URI when it has imr-dwc@champion."""
-    from serving.settings import Settings
+    from features.contract import CHAMPION_ALIAS, model_name
+    from serving.settings import resolve_tracking_uri
 
-    uri = Settings().tracking_uri
+    uri = resolve_tracking_uri()
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         return None
     try:
         from mlflow import MlflowClient
 
-        MlflowClient(uri, uri).get_model_version_by_alias("imr-dwc", "champion")
+        MlflowClient(uri, uri).get_model_version_by_alias(model_name("dwc"), CHAMPION_ALIAS)
     except Exception:
         return None
     return uri
@@ -139,16 +143,32 @@ def started(cmd: list[str], env: dict[str, str], log_path: Path, ready_url: str,
 # -- load client ---------------------------------------------------------------------------------------------------
 
 
-def build_requests(port: int, path: str, bodies: list[bytes], headers: dict[str, str]) -> list[bytes]:
+def build_requests(port: int, path: str, bodies: Sequence[bytes], headers: dict[str, str]) -> list[bytes]:
+    return [http_request(port, path, body, headers) for body in bodies]
+
+
+def http_request(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    return [
-        (
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n"
-        ).encode("ascii")
-        + body
-        for body in bodies
-    ]
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class DistinctRequests(Sequence[bytes]):
+    """Request ``i`` is request ``i mod len(ITEMS)`` with a summary no other request has (built when sent)."""
+
+    def __init__(self, port: int, path: str, headers: dict[str, str]) -> None:
+        self.port, self.path, self.headers = port, path, headers
+
+    def __len__(self) -> int:
+        return 1 << 40
+
+    def __getitem__(self, i: Any) -> Any:
+        summary = f"{SUMMARY} Office reference {i}."
+        body = json.dumps({"jurisdiction": "dwc", "summary": summary, "items": [{"item_text": ITEMS[i % len(ITEMS)]}]})
+        return http_request(self.port, self.path, body.encode(), self.headers)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -164,7 +184,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _worker(
-    port: int, requests: list[bytes], offset: int, stop_at: float, warm_until: float, out: Result
+    port: int, requests: Sequence[bytes], offset: int, stride: int, stop_at: float, warm_until: float, out: Result
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sock = writer.get_extra_info("socket")
@@ -177,7 +197,7 @@ async def _worker(
             if now >= stop_at:
                 break
             writer.write(requests[i % len(requests)])
-            i += 1
+            i += stride  # clients never send the same request as one another (distinct requests stay distinct)
             status = await _read_response(reader)
             done = time.perf_counter()
             if now >= warm_until:
@@ -186,18 +206,23 @@ async def _worker(
                 if status != 200:
                     out.errors += 1
     finally:
+        out.next_index = max(out.next_index, i)
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
 
 
-async def run_level(server: str, port: int, requests: list[bytes], concurrency: int, seconds: float) -> Result:
+async def run_level(
+    server: str, port: int, requests: Sequence[bytes], concurrency: int, seconds: float, start_at: int = 0
+) -> Result:
     warmup = 0.5
     start = time.perf_counter()
     warm_until = start + warmup
     stop_at = warm_until + seconds
     out = Result(server, concurrency, 0, 0, seconds, [])
-    await asyncio.gather(*(_worker(port, requests, k * 3, stop_at, warm_until, out) for k in range(concurrency)))
+    await asyncio.gather(
+        *(_worker(port, requests, start_at + k, concurrency, stop_at, warm_until, out) for k in range(concurrency))
+    )
     return out
 
 
@@ -214,7 +239,7 @@ def run_async(coro: Coroutine[Any, Any, Result]) -> Result:
 # -- report --------------------------------------------------------------------------------------------------------
 
 
-def table(results: list[Result], champion: str, ours_name: str, theirs_name: str, explained_name: str) -> str:
+def table(results: list[Result], champion: str, ours_name: str, theirs_name: str, explained: list[str]) -> str:
     by = {(r.server, r.concurrency): r for r in results}
     levels = sorted({r.concurrency for r in results})
     lines = [
@@ -225,7 +250,7 @@ def table(results: list[Result], champion: str, ours_name: str, theirs_name: str
         "|---:|---|---:|---:|---:|---:|",
     ]
     for level in levels:
-        for name in (ours_name, theirs_name, explained_name):
+        for name in (ours_name, theirs_name, *explained):
             r = by[(name, level)]
             lines.append(
                 f"| {level} | {name} | {r.throughput:,.0f} | {r.pct(0.50):.2f} | {r.pct(0.99):.2f} | {r.errors} |"
@@ -237,112 +262,154 @@ def table(results: list[Result], champion: str, ours_name: str, theirs_name: str
     return "\n".join(lines)
 
 
+def champion_label(uri: str) -> str:
+    """``imr-dwc v3 (monotone-reasons)``: the registered champion's name, version and candidate."""
+    from mlflow import MlflowClient
+
+    from features.contract import CHAMPION_ALIAS, model_name
+
+    version = MlflowClient(uri, uri).get_model_version_by_alias(model_name("dwc"), CHAMPION_ALIAS)
+    return f"{version.name} v{version.version} ({version.tags.get('candidate', 'candidate unknown')})"
+
+
+def choose_champion(stand_in: bool, tmp: Path) -> tuple[str, str]:
+    """(tracking URI, label) of the champion to serve: the default registry's, or the stand-in when asked."""
+    if stand_in:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from tfidf_champion import register_stand_in
+
+        registered = register_stand_in(tmp)
+        return registered, "STAND-IN (not the champion): TF-IDF + LR, benchmarks/tfidf_champion.py"
+    uri = default_champion_uri()
+    if uri is None:
+        raise SystemExit(
+            "bench_serve: no imr-dwc@champion in the default registry: run `make train` first "
+            "(or pass --stand-in to measure a labelled TF-IDF stand-in instead)"
+        )
+    return uri, f"{champion_label(uri)} = models:/imr-dwc@champion of the default registry"
+
+
+def server_env(uri: str, tmp: Path, port: int, key: str, workers: int) -> tuple[dict[str, str], dict[str, str]]:
+    """Environments of our server and of ``mlflow models serve``."""
+    base_env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow execs uvicorn
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    ours_env = {
+        **base_env,
+        "IMR_PROFILE": "production",
+        "IMR_API_KEY": key,
+        "IMR_TRACKING_URI": uri,
+        "IMR_JURISDICTIONS": "dwc",
+        "IMR_PORT": str(port),
+        "IMR_CACHE_DIR": str(tmp / "models"),
+        "IMR_WORKERS": str(workers),
+    }
+    return ours_env, {**base_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def mlflow_command(port: int) -> list[str]:
+    """``mlflow models serve`` of the same champion, one worker, loopback only."""
+    from features.contract import CHAMPION_ALIAS, model_name
+
+    return [
+        sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{model_name('dwc')}@{CHAMPION_ALIAS}",
+        "--no-conda",
+        "-h", "127.0.0.1", "-p", str(port), "-w", "1",
+    ]  # fmt: skip
+
+
+def theirs_bodies() -> list[bytes]:
+    """The same requests as ours, in ``mlflow models serve``'s dataframe_records form."""
+    return [
+        json.dumps(
+            {
+                "dataframe_records": [
+                    {"jurisdiction": "dwc", "item_text": t, "summary": SUMMARY, "ur_text": "", "claims_guideline": ""}
+                ]
+            }
+        ).encode()
+        for t in ITEMS
+    ]
+
+
+Plan = list[tuple[str, list[str] | None, dict[str, str], int, str, Sequence[bytes]]]
+
+
+def measure(plan: Plan, levels: list[int], rounds: int, seconds: float, tmp: Path) -> list[Result]:
+    """Start the servers of the plan, then per level alternate rounds between its rows; one Result per cell."""
+    results: list[Result] = []
+    cursor = dict.fromkeys((name for name, *_ in plan), 0)  # distinct requests are never sent twice
+    with contextlib.ExitStack() as stack:
+        for name, cmd, env, port, ready, _ in plan:
+            if cmd is None:
+                continue
+            print(f"Starting {name} on 127.0.0.1:{port} ...", flush=True)
+            stack.enter_context(started(cmd, env, tmp / f"{name.replace(' ', '-')}.log", ready, timeout_s=180))
+        # Rounds alternate between the servers so that a change in the machine's background load falls on all
+        # alike. Each cell is the sum of its rounds.
+        for level in levels:
+            cells = {name: Result(name, level, 0, 0, 0.0, []) for name, *_ in plan}
+            for _ in range(rounds):
+                for name, _cmd, _env, port, _ready, requests in plan:
+                    one = run_async(run_level(name, port, requests, level, seconds / rounds, cursor[name]))
+                    cursor[name] = one.next_index + level
+                    cell = cells[name]
+                    cell.requests += one.requests
+                    cell.errors += one.errors
+                    cell.seconds += one.seconds
+                    cell.latencies_ms += one.latencies_ms
+            for cell in cells.values():
+                print(
+                    f"  {cell.server:<44} c={level:<3} {cell.throughput:8.0f} req/s  p50 {cell.pct(0.5):6.2f} ms"
+                    f"  p99 {cell.pct(0.99):6.2f} ms  errors {cell.errors}",
+                    flush=True,
+                )
+                results.append(cell)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server and level")
     parser.add_argument("--levels", default="1,8,32", help="comma-separated concurrency levels")
     parser.add_argument("--workers", type=int, default=1, help="worker processes of our server (mlflow: always 1)")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per cell (seconds split among them)")
+    parser.add_argument("--stand-in", action="store_true", help="serve a labelled TF-IDF stand-in, not the champion")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results", help="folder for serve.md/.json")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="imr-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        uri = default_champion_uri()
-        champion = "models:/imr-dwc@champion (default registry)"
-        if uri is None:
-            print("No champion in the default registry: registering the TF-IDF stand-in.", flush=True)
-            sys.path.insert(0, str(REPO / "benchmarks"))
-            from tfidf_champion import register_stand_in
-
-            uri = register_stand_in(tmp)
-            champion = "TF-IDF + LR stand-in (benchmarks/tfidf_champion.py) as models:/imr-dwc@champion"
+        uri, champion = choose_champion(args.stand_in, tmp)
+        print(f"Champion: {champion}", flush=True)
         ours_port, theirs_port = free_port(), free_port()
         key = secrets.token_urlsafe(24)
-        base_env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow execs uvicorn
-            "MLFLOW_TRACKING_URI": uri,
-            "MLFLOW_REGISTRY_URI": uri,
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        }
-        ours_env = {
-            **base_env,
-            "IMR_PROFILE": "production",
-            "IMR_API_KEY": key,
-            "IMR_TRACKING_URI": uri,
-            "IMR_JURISDICTIONS": "dwc",
-            "IMR_PORT": str(ours_port),
-            "IMR_CACHE_DIR": str(tmp / "models"),
-            "IMR_WORKERS": str(args.workers),
-        }
-        theirs_env = {**base_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        ours_cmd = [sys.executable, "-m", "serving"]
-        theirs_cmd = [
-            sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/imr-dwc@champion", "--no-conda",
-            "-h", "127.0.0.1", "-p", str(theirs_port), "-w", "1",
-        ]  # fmt: skip
-
+        ours_env, theirs_env = server_env(uri, tmp, ours_port, key, args.workers)
         ours_bodies = [
             json.dumps({"jurisdiction": "dwc", "summary": SUMMARY, "items": [{"item_text": t}]}).encode() for t in ITEMS
         ]
-        theirs_bodies = [
-            json.dumps(
-                {
-                    "dataframe_records": [
-                        {
-                            "jurisdiction": "dwc",
-                            "item_text": t,
-                            "summary": SUMMARY,
-                            "ur_text": "",
-                            "claims_guideline": "",
-                        }
-                    ]
-                }
-            ).encode()
-            for t in ITEMS
-        ]
+        auth = {"X-API-Key": key}
         ours_name = "imr serve" if args.workers == 1 else f"imr serve ({args.workers} workers)"
-        explained_name = f"{ours_name} + explanations"
         theirs_name = "mlflow models serve"
-        results: list[Result] = []
-        plan = [
-            (ours_name, ours_cmd, ours_env, ours_port, f"http://127.0.0.1:{ours_port}/readyz",
-             build_requests(ours_port, "/v1/prescreen?explain=false", ours_bodies, {"X-API-Key": key})),
-            (theirs_name, theirs_cmd, theirs_env, theirs_port, f"http://127.0.0.1:{theirs_port}/ping",
-             build_requests(theirs_port, "/invocations", theirs_bodies, {})),
-            (explained_name, None, ours_env, ours_port, "",  # the same server as ours_name
-             build_requests(ours_port, "/v1/prescreen", ours_bodies, {"X-API-Key": key})),
+        explained = [f"{ours_name} + explanations", f"{ours_name} + explanations, every request distinct"]
+        plan: Plan = [
+            (ours_name, [sys.executable, "-m", "serving"], ours_env, ours_port, f"http://127.0.0.1:{ours_port}/readyz",
+             build_requests(ours_port, "/v1/prescreen?explain=false", ours_bodies, auth)),
+            (theirs_name, mlflow_command(theirs_port), theirs_env, theirs_port, f"http://127.0.0.1:{theirs_port}/ping",
+             build_requests(theirs_port, "/invocations", theirs_bodies(), {})),
+            (explained[0], None, ours_env, ours_port, "",  # the same server as ours_name
+             build_requests(ours_port, "/v1/prescreen", ours_bodies, auth)),
+            (explained[1], None, ours_env, ours_port, "", DistinctRequests(ours_port, "/v1/prescreen", auth)),
         ]  # fmt: skip
-        with contextlib.ExitStack() as stack:
-            for name, cmd, env, port, ready, _ in plan:
-                if cmd is None:
-                    continue
-                print(f"Starting {name} on 127.0.0.1:{port} ...", flush=True)
-                stack.enter_context(started(cmd, env, tmp / f"{name.replace(' ', '-')}.log", ready, timeout_s=180))
-            # Both servers are up; rounds alternate between them so that a change in the machine's background load
-            # falls on both alike. Each cell is the sum of its rounds.
-            for level in levels:
-                cells = {name: Result(name, level, 0, 0, 0.0, []) for name, *_ in plan}
-                for _ in range(args.rounds):
-                    for name, _cmd, _env, port, _ready, requests in plan:
-                        one = run_async(run_level(name, port, requests, level, args.seconds / args.rounds))
-                        cell = cells[name]
-                        cell.requests += one.requests
-                        cell.errors += one.errors
-                        cell.seconds += one.seconds
-                        cell.latencies_ms += one.latencies_ms
-                for cell in cells.values():
-                    print(
-                        f"  {cell.server:<20} c={level:<3} {cell.throughput:8.0f} req/s  p50 {cell.pct(0.5):6.2f} ms"
-                        f"  p99 {cell.pct(0.99):6.2f} ms  errors {cell.errors}",
-                        flush=True,
-                    )
-                    results.append(cell)
+        results = measure(plan, levels, args.rounds, args.seconds, tmp)
 
-    report = table(results, champion, ours_name, theirs_name, explained_name)
+    report = table(results, champion, ours_name, theirs_name, explained)
     print()
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,23 @@
 """Soak test: many concurrent clients for a long time against the real server with its production settings.
 
-    python benchmarks/soak.py [--seconds 600] [--clients 50] [--tracking-uri URI] [--json PATH]
+    python benchmarks/soak.py [--seconds 600] [--clients 50] [--tracking-uri URI | --stand-in] [--json PATH]
 
 Starts ``python -m serving`` (what ``imr serve`` runs) on a free 127.0.0.1 port with ``IMR_PROFILE=production``
-and a random API key, serving the champions of ``--tracking-uri`` (default: fake keyword champions registered in
-a temporary MLflow store, as the tests do). ``--clients`` closed-loop clients, each on its own keep-alive
-connection, send a fixed mix of requests for ``--seconds`` (after ``--warmup`` seconds not counted in the memory
-baseline): good and bad pre-screens, batches, letters (text and PDF), model listings, health checks, wrong keys.
-Some requests carry a marker phrase; the server's log is searched for it (and for the key) at the end.
+and a random API key, serving the champions of ``--tracking-uri`` (default: the project's own registry, i.e. the
+champions ``make train`` registered; ``--stand-in`` serves the tests' fake keyword champions instead, and the report
+says so). ``--clients`` closed-loop clients, each on its own keep-alive connection, send a fixed mix of requests
+for ``--seconds`` (after ``--warmup`` seconds not counted in the memory baseline): good and bad pre-screens,
+batches, letters (text and PDF), model listings, health checks, wrong keys. Some requests carry a marker phrase;
+the server's log is searched for it (and for the key) at the end.
 
-Reports requests served and failed (a failure: no answer, a dropped connection, or a status other than the one
-the request must get), 5xx responses, p50/p99 latency overall and per kind, and the growth of the server's resident
-memory (``VmRSS`` in ``/proc/<pid>/status``) from the end of the warm-up to the end. Exits 1 if any request
-failed, any 5xx came back, memory grew by ``--max-rss-growth`` (10 %) or more, the marker or key reached the log,
-or the server died. Traffic goes to 127.0.0.1 only; every loop is bounded by time and by ``--max-requests``.
+Reports the models served, requests served and failed (a failure: no answer, a dropped connection, or a status
+other than the one the request must get), requests shed (a batch or letter refused with 503 and ``Retry-After``
+because the heavy routes' slots were full, ``IMR_HEAVY_CONCURRENCY``: the client waits as told and goes on; not a
+failure, not counted as 5xx), other 5xx responses, p50/p99 latency overall and per kind, and the growth of the
+server's resident memory (``VmRSS`` in ``/proc/<pid>/status``) from the end of the warm-up to the end. Exits 1 if
+any request failed, any other 5xx came back, memory grew by ``--max-rss-growth`` (10 %) or more, the marker or key
+reached the log, or the server died. Traffic goes to 127.0.0.1 only; every loop is bounded by time and by
+``--max-requests``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ if str(REPO) not in sys.path:
 HOST = "127.0.0.1"
 MARKER = "KESTREL MARJORAM 6620"  # must never appear in the server's log
 REQUEST_TIMEOUT_S = 30.0
+#: Requests to the heavy routes (``serving.limits.HEAVY_PATHS``): their 503 with Retry-After is load shedding.
+HEAVY_REQUESTS = (b"POST /v1/prescreen/batch", b"POST /v1/letters", b"POST /v1/report")
 
 ITEMS = [
     "Physical therapy lumbar spine 2 times a week for 6 weeks",
@@ -66,7 +72,8 @@ class SoakConfig:
     seconds: float = 600.0
     clients: int = 50
     warmup_s: float | None = None  # default: 10 % of the run, 5 to 60 s
-    tracking_uri: str | None = None
+    tracking_uri: str | None = None  # None: the project's registry (``make train``), unless ``stand_in``
+    stand_in: bool = False  # serve the tests' fake keyword champions from a temporary store
     max_rss_growth: float = 0.10
     max_requests: int = 20_000_000
     sample_every_s: float = 5.0
@@ -96,8 +103,10 @@ class SoakReport:
     clients: int
     seconds: float
     warmup_s: float
+    models: dict[str, str] = field(default_factory=dict)
     served: int = 0
     failed: int = 0
+    shed: int = 0
     server_errors: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -121,20 +130,25 @@ class SoakReport:
         return not self.problems
 
     def table(self) -> str:
+        models = ", ".join(f"{j}: {ref}" for j, ref in sorted(self.models.items())) or "none reported"
         lines = [
             f"Soak: {self.clients} clients, {self.seconds:.0f} s (+{self.warmup_s:.0f} s warm-up), production settings",
+            f"models: {models}",
             "",
-            "| kind | served | failed | p50 ms | p99 ms |",
-            "| --- | ---: | ---: | ---: | ---: |",
+            "| kind | served | failed | shed (503 + Retry-After) | p50 ms | p99 ms |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, row in sorted(self.by_kind.items()):
             lines.append(
-                f"| {name} | {int(row['served'])} | {int(row['failed'])} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |"
+                f"| {name} | {int(row['served'])} | {int(row['failed'])} | {int(row.get('shed', 0))} "
+                f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |"
             )
         lines += [
-            f"| **all** | **{self.served}** | **{self.failed}** | **{self.p50_ms:.1f}** | **{self.p99_ms:.1f}** |",
+            f"| **all** | **{self.served}** | **{self.failed}** | **{self.shed}** | **{self.p50_ms:.1f}** "
+            f"| **{self.p99_ms:.1f}** |",
             "",
-            f"throughput {self.throughput_rps:.0f} req/s; 5xx: {self.server_errors}; statuses {self.statuses}",
+            f"throughput {self.throughput_rps:.0f} req/s; 5xx other than shedding: {self.server_errors}; "
+            f"statuses {self.statuses}",
             f"server RSS {self.rss_baseline_mb:.1f} MB after warm-up -> {self.rss_end_mb:.1f} MB at the end "
             f"(growth {self.rss_growth * 100:+.2f} %, peak {self.rss_peak_mb:.1f} MB)",
             f"marker in server log: {self.marker_in_log}; key in server log: {self.key_in_log}",
@@ -216,7 +230,7 @@ def request_mix(key: str) -> list[Kind]:
             [_http("GET", "/healthz", None), _http("GET", "/readyz", None), _http("GET", "/metrics", key)],
             (200,),
         ),
-        Kind("invalid (422)", 6, invalid, (422,)),
+        Kind("invalid (400/422)", 6, invalid, (400, 422)),  # unparseable JSON is a 400, the rest 422
         Kind("wrong key (401)", 4, wrong_key, (401,)),
     ]
 
@@ -305,9 +319,11 @@ class Stats:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.served: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
+        self.shed: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.failures: list[str] = []
         self.total = 0
+        self.elapsed = 0.0
 
     def fail(self, kind: str, what: str) -> None:
         self.failed[kind] += 1
@@ -315,8 +331,9 @@ class Stats:
             self.failures.append(f"{kind}: {what}")
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Status and whether the server will close the connection; the body is read and dropped."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, float | None]:
+    """Status, whether the server will close the connection, and its Retry-After seconds if any; the body is read
+    and dropped."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -329,7 +346,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             await reader.readexactly(size + 2)
             if size == 0:
                 break
-    return status, headers.get("connection", "").lower() == "close"
+    retry_after = headers.get("retry-after", "")
+    wait = float(retry_after) if retry_after.isdigit() else None
+    return status, headers.get("connection", "").lower() == "close", wait
 
 
 async def _client(port: int, kinds: list[Kind], deadline: float, stats: Stats, cfg: SoakConfig, seed: int) -> None:
@@ -347,7 +366,7 @@ async def _client(port: int, kinds: list[Kind], deadline: float, stats: Stats, c
             reader, writer = conn
             writer.write(raw)
             await writer.drain()
-            status, close = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
+            status, close, retry_after = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             stats.fail(kind.name, type(exc).__name__)
             if conn is not None:
@@ -360,6 +379,9 @@ async def _client(port: int, kinds: list[Kind], deadline: float, stats: Stats, c
         if status in kind.expect:
             stats.served[kind.name] += 1
             stats.latencies[kind.name].append(elapsed)
+        elif status == 503 and raw.startswith(HEAVY_REQUESTS) and retry_after is not None:
+            stats.shed[kind.name] += 1  # refused at once because the heavy slots are full: wait as told
+            await asyncio.sleep(min(retry_after, max(0.0, deadline - time.monotonic())))
         else:
             stats.fail(kind.name, f"status {status}")
         if close:
@@ -384,69 +406,90 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
 
 
-def run(cfg: SoakConfig) -> SoakReport:
-    """Start the server, warm it up, soak it, and report (the server is stopped at the end, whatever happens)."""
-    key = secrets.token_hex(24)
-    report = SoakReport(clients=cfg.clients, seconds=cfg.seconds, warmup_s=cfg.warmup)
-    workdir = Path(tempfile.mkdtemp(prefix="imr-soak-"))
-    try:
-        tracking_uri = cfg.tracking_uri or fake_tracking_uri(workdir / "registry")
-        kinds = [k for k in request_mix(key) if not cfg.only or k.name in cfg.only]
-        if not kinds:
-            raise ValueError(f"no request kind matches {cfg.only}")
-        with running_server(tracking_uri, workdir, key) as (proc, port, log_path):
-            asyncio.run(_load(port, kinds, cfg.warmup, Stats(), cfg))  # warm-up: caches, pools, arenas
-            report.rss_baseline_mb = rss_mb(proc.pid)
-            samples = [report.rss_baseline_mb]
-            stats = Stats()
+def resolve_tracking_uri(cfg: SoakConfig, workdir: Path) -> str:
+    """The store whose champions are served: given, the tests' fake ones (``stand_in``), or the project's registry."""
+    if cfg.tracking_uri:
+        return cfg.tracking_uri
+    if cfg.stand_in:
+        return fake_tracking_uri(workdir / "registry")
+    from serving.settings import default_tracking_uri
 
-            async def soak() -> None:
-                load = asyncio.create_task(_load(port, kinds, cfg.seconds, stats, cfg))
-                while not load.done():
-                    await asyncio.wait({load}, timeout=cfg.sample_every_s)
-                    if proc.poll() is None:
-                        samples.append(rss_mb(proc.pid))
-                await load
+    uri = default_tracking_uri()
+    if not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise SystemExit(f"no registry at {uri}: run `make train` first (or --stand-in for fake champions)")
+    return uri
 
-            started = time.monotonic()
-            asyncio.run(soak())
-            elapsed = time.monotonic() - started
-            report.server_alive = proc.poll() is None
-            if report.server_alive:
-                time.sleep(1.0)  # let in-flight work finish before the last reading
-                report.rss_end_mb = rss_mb(proc.pid)
-                samples.append(report.rss_end_mb)
-        log_text = log_path.read_text(errors="replace")
-        report.marker_in_log = MARKER in log_text or any(part in log_text for part in MARKER.split()[:2])
-        report.key_in_log = key in log_text
-        report.rss_samples_mb = [round(s, 1) for s in samples]
-        report.rss_peak_mb = max(samples)
-        if report.rss_baseline_mb:
-            report.rss_growth = (report.rss_end_mb - report.rss_baseline_mb) / report.rss_baseline_mb
-        all_latencies = [x for values in stats.latencies.values() for x in values]
-        report.served = sum(stats.served.values())
-        report.failed = sum(stats.failed.values())
-        report.server_errors = sum(n for code, n in stats.statuses.items() if code >= 500)
-        report.statuses = {str(k): v for k, v in sorted(stats.statuses.items())}
-        report.p50_ms = _percentile(all_latencies, 0.50)
-        report.p99_ms = _percentile(all_latencies, 0.99)
-        report.max_ms = max(all_latencies, default=0.0) * 1000.0
-        report.throughput_rps = (report.served + report.failed) / elapsed if elapsed else 0.0
-        report.by_kind = {
-            kind.name: {
-                "served": float(stats.served[kind.name]),
-                "failed": float(stats.failed[kind.name]),
-                "p50_ms": _percentile(stats.latencies[kind.name], 0.50),
-                "p99_ms": _percentile(stats.latencies[kind.name], 0.99),
-            }
-            for kind in kinds
+
+def served_models(port: int, key: str, stand_in: bool) -> dict[str, str]:
+    """Name, version and candidate of each champion the server loaded, as ``/v1/models`` says."""
+    request = urllib.request.Request(f"http://{HOST}:{port}/v1/models", headers={"X-API-Key": key})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        models = json.loads(response.read())["models"]
+    label = " (stand-in: fake keyword champion)" if stand_in else ""
+    return {
+        m["jurisdiction"]: f"{m['name']} v{m.get('version')} ({(m.get('tags') or {}).get('candidate', '?')}){label}"
+        for m in models
+        if m.get("loaded")
+    }
+
+
+def _soak(cfg: SoakConfig, proc: subprocess.Popen[bytes], port: int, kinds: list[Kind], report: SoakReport) -> Stats:
+    """Warm up, then the measured load with memory samples every ``sample_every_s``; fills the memory figures."""
+    asyncio.run(_load(port, kinds, cfg.warmup, Stats(), cfg))  # warm-up: caches, pools, arenas
+    report.rss_baseline_mb = rss_mb(proc.pid)
+    samples = [report.rss_baseline_mb]
+    stats = Stats()
+
+    async def soak() -> None:
+        load = asyncio.create_task(_load(port, kinds, cfg.seconds, stats, cfg))
+        while not load.done():
+            await asyncio.wait({load}, timeout=cfg.sample_every_s)
+            if proc.poll() is None:
+                samples.append(rss_mb(proc.pid))
+        await load
+
+    started = time.monotonic()
+    asyncio.run(soak())
+    stats.elapsed = time.monotonic() - started
+    report.server_alive = proc.poll() is None
+    if report.server_alive:
+        time.sleep(1.0)  # let in-flight work finish before the last reading
+        report.rss_end_mb = rss_mb(proc.pid)
+        samples.append(report.rss_end_mb)
+    report.rss_samples_mb = [round(s, 1) for s in samples]
+    report.rss_peak_mb = max(samples)
+    if report.rss_baseline_mb:
+        report.rss_growth = (report.rss_end_mb - report.rss_baseline_mb) / report.rss_baseline_mb
+    return stats
+
+
+def _fill_counts(report: SoakReport, stats: Stats, kinds: list[Kind]) -> None:
+    all_latencies = [x for values in stats.latencies.values() for x in values]
+    report.served = sum(stats.served.values())
+    report.failed = sum(stats.failed.values())
+    report.shed = sum(stats.shed.values())
+    # shedding is the designed answer of a full heavy route, not a server error
+    report.server_errors = sum(n for code, n in stats.statuses.items() if code >= 500) - report.shed
+    report.statuses = {str(k): v for k, v in sorted(stats.statuses.items())}
+    report.p50_ms = _percentile(all_latencies, 0.50)
+    report.p99_ms = _percentile(all_latencies, 0.99)
+    report.max_ms = max(all_latencies, default=0.0) * 1000.0
+    answered = report.served + report.failed + report.shed
+    report.throughput_rps = answered / stats.elapsed if stats.elapsed else 0.0
+    report.by_kind = {
+        kind.name: {
+            "served": float(stats.served[kind.name]),
+            "failed": float(stats.failed[kind.name]),
+            "shed": float(stats.shed[kind.name]),
+            "p50_ms": _percentile(stats.latencies[kind.name], 0.50),
+            "p99_ms": _percentile(stats.latencies[kind.name], 0.99),
         }
-        report.failures = stats.failures
-    finally:
-        if not cfg.keep_dir:
-            import shutil
+        for kind in kinds
+    }
+    report.failures = stats.failures
 
-            shutil.rmtree(workdir, ignore_errors=True)
+
+def _judge(report: SoakReport, cfg: SoakConfig) -> None:
     if report.failed:
         report.problems.append(f"{report.failed} requests failed (first: {report.failures[:3]})")
     if report.server_errors:
@@ -461,6 +504,31 @@ def run(cfg: SoakConfig) -> SoakReport:
         report.problems.append("the server died")
     if report.served == 0:
         report.problems.append("no request was served")
+
+
+def run(cfg: SoakConfig) -> SoakReport:
+    """Start the server, warm it up, soak it, and report (the server is stopped at the end, whatever happens)."""
+    key = secrets.token_hex(24)
+    report = SoakReport(clients=cfg.clients, seconds=cfg.seconds, warmup_s=cfg.warmup)
+    workdir = Path(tempfile.mkdtemp(prefix="imr-soak-"))
+    try:
+        tracking_uri = resolve_tracking_uri(cfg, workdir)
+        kinds = [k for k in request_mix(key) if not cfg.only or k.name in cfg.only]
+        if not kinds:
+            raise ValueError(f"no request kind matches {cfg.only}")
+        with running_server(tracking_uri, workdir, key) as (proc, port, log_path):
+            report.models = served_models(port, key, cfg.stand_in and not cfg.tracking_uri)
+            stats = _soak(cfg, proc, port, kinds, report)
+        log_text = log_path.read_text(errors="replace")
+        report.marker_in_log = MARKER in log_text or any(part in log_text for part in MARKER.split()[:2])
+        report.key_in_log = key in log_text
+        _fill_counts(report, stats, kinds)
+    finally:
+        if not cfg.keep_dir:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+    _judge(report, cfg)
     return report
 
 
@@ -469,7 +537,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=600.0, help="length of the measured soak (default 600)")
     parser.add_argument("--clients", type=int, default=50, help="concurrent keep-alive clients (default 50)")
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds (default 10 %%, 5..60)")
-    parser.add_argument("--tracking-uri", default=None, help="serve this store's champions (default: fake ones)")
+    parser.add_argument(
+        "--tracking-uri", default=None, help="serve this store's champions (default: the project's registry)"
+    )
+    parser.add_argument(
+        "--stand-in", action="store_true", help="serve the tests' fake keyword champions (labelled stand-in)"
+    )
     parser.add_argument("--max-rss-growth", type=float, default=0.10, help="fail at this memory growth (0.10)")
     parser.add_argument("--max-requests", type=int, default=20_000_000, help="stop after this many requests")
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
@@ -483,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         clients=args.clients,
         warmup_s=args.warmup,
         tracking_uri=args.tracking_uri,
+        stand_in=args.stand_in,
         max_rss_growth=args.max_rss_growth,
         max_requests=args.max_requests,
         keep_dir=args.keep,

@@ -22,6 +22,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel  # type: ignore[attr-defined]
 from sklearn.feature_extraction.text import CountVectorizer
 
+from features.contract import CHAMPION_ALIAS, model_name
 from features.view import model_text, view
 
 _ITEMS_UPHELD = [
@@ -188,7 +189,7 @@ def register_stand_in(root: Path, experiment: str = "bench") -> str:
     pipeline_path.write_bytes(pickle.dumps(fit_pipeline()))
     similar_path = build_similar_index(root / "similar")
     for jurisdiction in ("dwc", "dmhc"):
-        name = f"imr-{jurisdiction}"
+        name = model_name(jurisdiction)
         with mlflow.start_run(experiment_id=experiment_id):
             mlflow.log_metrics({"roc_auc": 0.5})
             info = mlflow.pyfunc.log_model(
@@ -199,7 +200,7 @@ def register_stand_in(root: Path, experiment: str = "bench") -> str:
                 pip_requirements=[],
                 registered_model_name=name,
             )
-        client.set_registered_model_alias(name, "champion", str(info.registered_model_version))
+        client.set_registered_model_alias(name, CHAMPION_ALIAS, str(info.registered_model_version))
     return uri
 
 

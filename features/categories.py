@@ -12,6 +12,20 @@ from typing import Final
 
 OTHER: Final = "Other"
 
+#: The request's category fields, in model-input order: what the DMHC export records per case and item (a DWC
+#: request has only ``treatment_category``, derived below). The one list the view, the DMHC candidate's default
+#: columns and the API's case/item split are written from.
+CATEGORY_FIELDS: Final[tuple[str, ...]] = (
+    "treatment_category",
+    "treatment_subcategory",
+    "diagnosis_category",
+    "diagnosis_subcategory",
+    "review_type",
+    "imr_type",
+    "age_range",
+    "gender",
+)
+
 _RULES: Final[tuple[tuple[str, str], ...]] = (
     ("Electrodiagnostics", r"\b(emg|ncv|ncs|electromyograph\w*|nerve conduction|electrodiagnostic\w*)\b"),
     (

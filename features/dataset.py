@@ -25,6 +25,7 @@ from typing import Any, Final
 import pandas as pd
 
 from features.paths import data_dir
+from features.progress import progress, step, track
 from features.schema import COLUMNS, SCHEMA_VERSION, Item, RecordError
 from features.sources import SourceFile, configured_sources, discover, read_items_file
 from features.view import assert_no_leaks, view_frame
@@ -239,6 +240,37 @@ def _write_atomically(build: BuildResult, out_dir: Path) -> None:
     _prune_builds(builds, name)
 
 
+def _read_all(
+    read: Reader,
+    sources: Sequence[SourceFile],
+    map_sources: Callable[[Reader, Sequence[SourceFile]], list[tuple[list[Item], list[dict[str, str]]]]] | None,
+) -> list[tuple[list[Item], list[dict[str, str]]]]:
+    """Every source read, with progress: per file here; as one step on Ray (its tasks report nothing back)."""
+    if map_sources is None:
+        return [read(s) for s in track(sources, "reading sources (letters, exports)")]
+    with progress("reading sources with Ray", total=len(sources)) as bar:
+        results = map_sources(read, sources)
+        bar.advance(len(results))
+    return results
+
+
+def _no_records_message(locations: Sequence[str], rejects: Sequence[dict[str, str]]) -> str:
+    """Why nothing was read: the locations that do not exist (the usual cause: a mistyped path), else the first
+    reasons files were refused (no rejects file is written when nothing is built)."""
+    local = [loc for loc in locations if not loc.lower().startswith(("http://", "https://"))]
+    absent = [loc for loc in local if not Path(loc).exists()]
+    if absent and len(absent) == len(locations):
+        return f"{', '.join(absent)}: does not exist (no such file or folder), so the sources gave no records."
+    missing = f"; {', '.join(absent)} does not exist" if absent else ""
+    shown = "; ".join(f"{r.get('source', '')}: {r.get('reason', '')}" for r in rejects[:3])
+    more = f" (and {len(rejects) - 3} more)" if len(rejects) > 3 else ""
+    refused = f"; {len(rejects)} refused: {shown}{more}" if rejects else ""
+    return (
+        f"The configured sources ({', '.join(locations)}) gave no records{missing}{refused}. "
+        "Point --source or IMR_SOURCES at DWC letters or a DMHC export."
+    )
+
+
 def build_dataset(
     locations: Sequence[str] | None = None,
     out_dir: Path | None = None,
@@ -254,8 +286,7 @@ def build_dataset(
             "(e.g. IMR_SOURCES=/path/to/letters,/path/to/dmhc.csv make data), or IMR_SOURCES_FILE at a YAML file."
         )
     sources, rejects = discover(locations)
-    read = reader or read_source
-    results = map_sources(read, sources) if map_sources else [read(s) for s in sources]
+    results = _read_all(reader or read_source, sources, map_sources)
     items: list[Item] = []
     per_source: dict[str, Counter[str]] = {}
     for source, (found, refused) in zip(sources, results, strict=True):
@@ -263,17 +294,17 @@ def build_dataset(
         rejects.extend(refused)
         per_source[str(source.path)] = Counter(i.determination for i in found)
     if not items:
-        raise NoSourcesError(
-            f"The configured sources ({', '.join(locations)}) gave no records; {len(rejects)} rejected. "
-            "Point IMR_SOURCES at DWC letters or a DMHC export."
-        )
-    kept, dedupe, conflicts = deduplicate(items)
-    rejects.extend(conflicts)
-    table = items_to_frame(sorted(kept, key=lambda i: i.item_id))
-    assert_no_leaks(view_frame(table), ids=table["item_id"].tolist())
-    digest = content_digest(table)
-    build = BuildResult(table, _manifest(table, sources, per_source, rejects, dedupe, digest), rejects)
-    _write_atomically(build, out_dir or data_dir())
+        raise NoSourcesError(_no_records_message(locations, rejects))
+    with step("deduplicating items"):
+        kept, dedupe, conflicts = deduplicate(items)
+        rejects.extend(conflicts)
+        table = items_to_frame(sorted(kept, key=lambda i: i.item_id))
+    with step("checking model inputs for leaks"):
+        assert_no_leaks(view_frame(table), ids=table["item_id"].tolist())
+    with step("writing table, manifest and rejects"):
+        digest = content_digest(table)
+        build = BuildResult(table, _manifest(table, sources, per_source, rejects, dedupe, digest), rejects)
+        _write_atomically(build, out_dir or data_dir())
     return build
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import ValidationError
 
+from features.progress import track
 from features.schema import Determination, Item, RecordError
 
 Shape = Literal["old", "current"]
@@ -451,7 +452,8 @@ def _items_from_frame(frame: pd.DataFrame, source: str) -> tuple[list[Item], Rej
 
     items: list[Item] = []
     rejects: Rejects = []
-    for row, (reason, outcome) in enumerate(zip(reasons, outcomes, strict=True)):
+    rows = enumerate(zip(reasons, outcomes, strict=True))
+    for row, (reason, outcome) in track(rows, f"loading DMHC rows ({source})", total=len(outcomes)):
         locator = cells["ReferenceID"][row] or f"row {row + 1}"
         if reason or outcome is None:  # no reason but no outcome cannot happen: the checks cover it
             rejects.append(RecordError(source, reason or "unknown Determination", locator).as_reject())

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+# The tag name lives in the model contract; it is re-exported here beside the hash it names.
+from features.contract import ARTIFACT_SHA256_TAG
+
 __all__ = ["ARTIFACT_SHA256_TAG", "file_sha256", "tree_sha256"]
 
-#: The model-version tag that carries :func:`tree_sha256` of the registered model folder.
-ARTIFACT_SHA256_TAG = "artifact_sha256"
 _CHUNK = 1 << 20
 
 

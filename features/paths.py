@@ -25,9 +25,5 @@ def items_path() -> Path:
     return data_dir() / "items.parquet"
 
 
-def manifest_path() -> Path:
-    return data_dir() / "manifest.json"
-
-
 def rejects_path() -> Path:
     return data_dir() / "rejects.csv"

@@ -9,6 +9,7 @@ outcome wording) stays out; :func:`assert_no_leaks` is the last line of defence.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -16,8 +17,10 @@ from typing import Any, Final
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from features import dmhc_mapper, structured
 from features.categories import categorize
 from features.schema import Item, Jurisdiction
+from features.structured import CptCode, Icd10Codes, PriorSessions, Quantity, SideIn
 
 #: Columns of the model input frame, in order. Every logged model takes exactly these.
 MODEL_INPUT_COLUMNS: Final[tuple[str, ...]] = (
@@ -41,6 +44,14 @@ CATEGORY_COLUMNS: Final[tuple[str, ...]] = tuple(
 )
 
 
+_DMHC_MAPPED: Final[tuple[str, ...]] = (
+    "treatment_category",
+    "treatment_subcategory",
+    "diagnosis_category",
+    "diagnosis_subcategory",
+)
+
+
 class PrescreenRequest(BaseModel):
     """One disputed item as an office knows it before submitting (the API and batch scoring input)."""
 
@@ -60,6 +71,19 @@ class PrescreenRequest(BaseModel):
     age_range: str | None = None
     gender: str | None = None
     report_year: int | None = None
+    # The structured request (DWC Form RFA fields): rendered into the item text and summary by
+    # ``features.structured.render``, never model columns of their own.
+    cpt: CptCode | None = Field(default=None, description="CPT (97110, 97110-GP) or HCPCS Level II (J1100) code")
+    icd10: Icd10Codes | None = Field(default=None, description="ICD-10-CM codes (in a CSV cell, separated by ';')")
+    body_part: str | None = Field(default=None, description="Body part, e.g. lumbar spine")
+    side: SideIn | None = Field(default=None, description="left, right or bilateral")
+    quantity: Quantity | None = Field(default=None, description="Number of sessions, units or tablets requested")
+    frequency: str | None = Field(default=None, description="e.g. 2 times a week")
+    duration: str | None = Field(default=None, description="e.g. 6 weeks")
+    prior_sessions: PriorSessions | None = Field(default=None, description="Sessions of this treatment already had")
+    prior_outcome: str | None = Field(default=None, description="What the earlier treatment achieved")
+    date_of_injury: dt.date | None = Field(default=None, description="ISO date of the injury")
+    provider_specialty: str | None = Field(default=None, description="The requesting provider's specialty")
 
 
 def _clean(value: object) -> str:
@@ -86,6 +110,10 @@ def view(record: Item | PrescreenRequest | Mapping[Any, Any]) -> dict[str, Any]:
     if not treatment_category and jurisdiction == "dwc":
         # DWC letters carry no category: derive it from the item text, the same way for training and serving.
         treatment_category = categorize(item_text)
+    if structured.has_structured(data):
+        # The item's own words decide its category, so the appended sentences cannot move it.
+        own = treatment_category if jurisdiction == "dwc" else categorize(item_text)
+        item_text, summary = structured.render(data, item_text, summary, own)
     year = data.get("report_year")
     out: dict[str, Any] = {
         "jurisdiction": jurisdiction,
@@ -98,6 +126,11 @@ def view(record: Item | PrescreenRequest | Mapping[Any, Any]) -> dict[str, Any]:
     for column in CATEGORY_COLUMNS:
         if column not in out:
             out[column] = _category(data.get(column))
+    if jurisdiction == "dmhc" and all(out[c] == "unknown" for c in _DMHC_MAPPED):
+        # A health-plan request that names no category: the DMHC models read categories only, so take them from
+        # the request's words (training rows always carry their own, so their view is unchanged).
+        mapped = dmhc_mapper.map_categories(item_text, summary)
+        out.update({c: _category(getattr(mapped, c)) for c in _DMHC_MAPPED})
     return {column: out[column] for column in MODEL_INPUT_COLUMNS}
 
 

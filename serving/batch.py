@@ -13,7 +13,8 @@
   :class:`Scorer` (one model load per actor) on the cluster of ``RAY_ADDRESS`` or on a local Ray. Both give
   identical outputs, in input order. Without an engine, Ray is used iff ``RAY_ADDRESS`` is set.
 
-Serving owns model loading: this module knows models only through the registry and the pyfunc interface.
+Champions load as the API loads them (``serving.champions.ChampionStore.fetch_version``: local copy, integrity
+check, contract check, warm-up); the registry is the one the server reads (``serving.settings.resolve_tracking_uri``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import csv
 import json
 import math
 import os
+import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,34 +33,38 @@ from typing import Any, Final, Literal
 import pandas as pd
 from pydantic import ValidationError
 
+from features.progress import progress
 from features.view import PrescreenRequest
+from serving.batch_output import (
+    EMPTY_ITEM_COLUMNS,
+    RESULT_COLUMNS,
+    SCORED_COLUMNS,
+    item_columns,
+    output_frame,
+    output_problem,
+    passthrough,
+    reject_summary,
+    write_atomic,
+    write_results,
+)
+from serving.champions import Champion, ChampionStore
 from serving.errors import validation_errors
-from serving.models import ModelOutputError, make_predictor, normalize_output
+from serving.models import ModelOutputError, normalize_output
 from serving.policy import BandThresholds, band_for, verdict_label
-from serving.settings import Settings, default_tracking_uri
+from serving.registry import Registry, VersionMeta, champion_versions
+from serving.settings import Settings, resolve_tracking_uri
 
 Engine = Literal["local", "ray"]
 
 ID_COLUMN: Final = "id"
 REQUEST_FIELDS: Final[tuple[str, ...]] = tuple(PrescreenRequest.model_fields)
 TEXT_FIELDS: Final[tuple[str, ...]] = ("item_text", "summary", "ur_text", "claims_guideline")
-OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
-    "id",
-    "jurisdiction",
-    "p_upheld",
-    "p_low",
-    "p_high",
-    "band",
-    "label",
-    "reasons",
-    "model_version",
-)
+#: The results file's columns (``serving.batch_output``); the scorer fills ``SCORED_COLUMNS``.
+OUTPUT_COLUMNS: Final[tuple[str, ...]] = RESULT_COLUMNS
 REJECT_COLUMNS: Final[tuple[str, ...]] = ("id", "row", "reason")
 INPUT_SUFFIXES: Final[frozenset[str]] = frozenset({".csv", ".parquet", ".jsonl"})
 #: Same limits and names as the API (``serving.settings`` defaults), without reading a server's environment.
 MAX_TEXT_BYTES: Final[int] = int(Settings.model_fields["max_text_bytes"].default)
-MODEL_PREFIX: Final[str] = str(Settings.model_fields["model_name_prefix"].default)
-MODEL_ALIAS: Final[str] = str(Settings.model_fields["model_alias"].default)
 #: The API's band thresholds: batch verdicts derive from the same rule (``serving.policy.band_for``).
 BANDS: Final = BandThresholds(
     float(Settings.model_fields["band_upheld_min"].default), float(Settings.model_fields["band_overturned_max"].default)
@@ -109,11 +114,20 @@ class ScoreReport:
 
 @dataclass(frozen=True)
 class ChampionRef:
-    """The registered version a jurisdiction's rows are scored with."""
+    """The registered version a jurisdiction's rows are scored with (resolved once, sent to every worker)."""
 
     jurisdiction: str
-    name: str
-    version: str
+    meta: VersionMeta
+    #: Where this run keeps its copy of the model (one per run: see :func:`score_file`).
+    cache_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
 
     @property
     def uri(self) -> str:
@@ -179,8 +193,10 @@ def _read_parquet(path: Path) -> RawInput:
 
 def read_input(path: Path) -> RawInput:
     """The rows of a CSV, JSONL or parquet file of requests."""
+    if path.is_dir():
+        raise BatchInputError(f"{path} is a directory; name the requests file (.csv, .parquet or .jsonl)")
     if not path.is_file():
-        raise BatchInputError(f"{path}: no such input file")
+        raise BatchInputError(f"{path} does not exist (no such requests file)")
     suffix = path.suffix.lower()
     if suffix not in INPUT_SUFFIXES:
         raise BatchInputError(f"{path}: unsupported input type {suffix!r} (use .csv, .parquet or .jsonl)")
@@ -278,41 +294,23 @@ def validate_rows(raw: RawInput, max_text_bytes: int = MAX_TEXT_BYTES) -> tuple[
 # -- models ----------------------------------------------------------------------------------------------------------
 
 
-def resolve_tracking_uri(tracking_uri: str | None) -> str:
-    """The registry to read: the argument, else ``IMR_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``, else the project's."""
-    for candidate in (tracking_uri, os.environ.get("IMR_TRACKING_URI"), os.environ.get("MLFLOW_TRACKING_URI")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    return default_tracking_uri()
+def batch_settings(tracking_uri: str, cache_dir: Path) -> Settings:
+    """The serving defaults pointed at one registry and cache: batch scoring reads no server environment."""
+    return Settings.model_construct(tracking_uri=tracking_uri, cache_dir=cache_dir)
 
 
-def resolve_champions(tracking_uri: str, jurisdictions: Sequence[str]) -> tuple[dict[str, ChampionRef], dict[str, str]]:
+def resolve_champions(
+    tracking_uri: str, jurisdictions: Sequence[str], cache_dir: Path
+) -> tuple[dict[str, ChampionRef], dict[str, str]]:
     """The champion version of each jurisdiction, and why a jurisdiction has none (its rows are rejected)."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    found: dict[str, ChampionRef] = {}
-    missing: dict[str, str] = {}
-    for jurisdiction in sorted(set(jurisdictions)):
-        name = f"{MODEL_PREFIX}{jurisdiction}"
-        try:
-            version = client.get_model_version_by_alias(name, MODEL_ALIAS)
-        except MlflowException:
-            missing[jurisdiction] = f"no {MODEL_ALIAS} for {jurisdiction} in the registry ({name}@{MODEL_ALIAS})"
-            continue
-        found[jurisdiction] = ChampionRef(jurisdiction, name, str(version.version))
-    return found, missing
+    registry = Registry(tracking_uri, batch_settings(tracking_uri, cache_dir).registry_timeout_s)
+    found, missing = champion_versions(registry, jurisdictions)
+    return {j: ChampionRef(j, meta, cache_dir) for j, meta in found.items()}, missing
 
 
-def load_champion(tracking_uri: str, ref: ChampionRef) -> Any:
-    """Load one registered version as a pyfunc (the global URIs must point at the registry for ``models:/m-...``)."""
-    import mlflow
-    import mlflow.pyfunc
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    return mlflow.pyfunc.load_model(ref.uri)
+def load_champion(tracking_uri: str, ref: ChampionRef) -> Champion:
+    """The champion of ``ref``, loaded by the API's own loader (local copy, integrity check, contract, warm-up)."""
+    return ChampionStore(batch_settings(tracking_uri, ref.cache_dir)).fetch_version(ref.jurisdiction, ref.meta)
 
 
 def _request_records(batch: pd.DataFrame) -> list[dict[str, Any]]:
@@ -326,14 +324,15 @@ def _request_records(batch: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def _output_row(row_id: str, number: int, ref: ChampionRef, raw: Mapping[str, Any]) -> dict[str, Any]:
+def _output_row(
+    row_id: str, number: int, ref: ChampionRef, raw: Mapping[str, Any], record: Mapping[str, Any]
+) -> dict[str, Any]:
     base: dict[str, Any] = {ID_COLUMN: row_id, _ROW: number, "jurisdiction": ref.jurisdiction}
     base["model_version"] = ref.version
     try:
         prediction = normalize_output(raw)
     except ModelOutputError as exc:
         return {**base, **_EMPTY, _ERROR: f"model output: {exc}"}
-    reasons = json.dumps(prediction["reasons"], ensure_ascii=False)
     p = prediction["p_upheld"]
     thin = prediction["needs_missing"] or prediction["cannot_judge"]
     band = "insufficient_information" if thin else band_for(p, BANDS)
@@ -345,7 +344,7 @@ def _output_row(row_id: str, number: int, ref: ChampionRef, raw: Mapping[str, An
         "p_high": math.nan if high is None else max(high, p),
         "band": band,
         "label": verdict_label(band) or "",
-        "reasons": reasons,
+        **item_columns(record, prediction),
         _ERROR: "",
     }
 
@@ -356,7 +355,7 @@ _EMPTY: Final[dict[str, Any]] = {
     "p_high": math.nan,
     "band": "",
     "label": "",
-    "reasons": "[]",
+    **EMPTY_ITEM_COLUMNS,
 }
 
 
@@ -376,7 +375,7 @@ class Scorer:
 
     def __init__(self, tracking_uri: str, champions: Mapping[str, ChampionRef]) -> None:
         self.champions = dict(champions)
-        self.predictors = {j: make_predictor(load_champion(tracking_uri, ref)) for j, ref in self.champions.items()}
+        self.predictors = {j: load_champion(tracking_uri, ref).predictor for j, ref in self.champions.items()}
 
     def _score_group(self, group: pd.DataFrame) -> list[dict[str, Any]]:
         ref = self.champions[str(group["jurisdiction"].iloc[0])]
@@ -390,7 +389,7 @@ class Scorer:
         except Exception:
             # One bad row must not sink its batch: score row by row to find it.
             return [self._score_one(predictor, ref, i, n, r) for i, n, r in zip(ids, numbers, records, strict=True)]
-        return [_output_row(i, n, ref, o) for i, n, o in zip(ids, numbers, outputs, strict=True)]
+        return [_output_row(i, n, ref, o, r) for i, n, o, r in zip(ids, numbers, outputs, records, strict=True)]
 
     @staticmethod
     def _score_one(
@@ -402,14 +401,14 @@ class Scorer:
                 raise ModelOutputError("model returned a different number of rows than it was given")
         except Exception as exc:
             return _error_row(row_id, number, ref, exc)
-        return _output_row(row_id, number, ref, outputs[0])
+        return _output_row(row_id, number, ref, outputs[0], record)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         """Scored rows of a batch (every jurisdiction in it must have a champion), in the batch's order."""
         rows: list[dict[str, Any]] = []
         for _, group in batch.groupby("jurisdiction", sort=False):
             rows.extend(self._score_group(group))
-        scored = pd.DataFrame.from_records(rows, columns=[*OUTPUT_COLUMNS, _ROW, _ERROR])
+        scored = pd.DataFrame.from_records(rows, columns=[*SCORED_COLUMNS, _ROW, _ERROR])
         return scored.sort_values(_ROW, kind="stable").reset_index(drop=True)
 
 
@@ -423,7 +422,11 @@ def score_local(
 ) -> pd.DataFrame:
     """Score in this process, batch by batch."""
     scorer = Scorer(tracking_uri, champions)
-    parts = [scorer(chunk) for chunk in _chunks(frame, batch_size)]
+    parts = []
+    with progress("scoring rows", total=len(frame)) as bar:
+        for chunk in _chunks(frame, batch_size):
+            parts.append(scorer(chunk))
+            bar.advance(len(chunk))
     return pd.concat(parts, ignore_index=True) if parts else _empty_scored()
 
 
@@ -438,7 +441,8 @@ def score_ray(
     from features.parallel import ray_session
 
     local_cpus = num_workers or os.cpu_count() or 1
-    with ray_session(local_cpus):
+    # Ray Data's own bars are off (they interleave with ours); the step is counted when its results arrive.
+    with progress("scoring rows with Ray", total=len(frame)) as bar, ray_session(local_cpus):
         import ray.data
 
         context = ray.data.DataContext.get_current()
@@ -457,34 +461,15 @@ def score_ray(
             num_cpus=1,
             udf_modifying_row_count=False,
         ).to_pandas()
+        bar.advance(len(scored))
     return scored.sort_values(_ROW, kind="stable").reset_index(drop=True)
 
 
 def _empty_scored() -> pd.DataFrame:
-    return pd.DataFrame(columns=[*OUTPUT_COLUMNS, _ROW, _ERROR])
+    return pd.DataFrame(columns=[*SCORED_COLUMNS, _ROW, _ERROR])
 
 
 # -- writing ---------------------------------------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(staged)
-        os.replace(staged, path)
-    finally:
-        staged.unlink(missing_ok=True)
-
-
-def output_frame(scored: pd.DataFrame) -> pd.DataFrame:
-    """The results file: one row per scored request, in input order, with stable column types."""
-    out = scored.loc[:, list(OUTPUT_COLUMNS)].reset_index(drop=True)
-    for column in ("id", "jurisdiction", "band", "label", "reasons", "model_version"):
-        out[column] = out[column].astype("string")
-    for column in ("p_upheld", "p_low", "p_high"):
-        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
-    return out
 
 
 def rejects_frame(rejects: Sequence[Reject]) -> pd.DataFrame:
@@ -535,6 +520,20 @@ def _split_errors(scored: pd.DataFrame) -> tuple[pd.DataFrame, list[Reject]]:
     return scored.loc[~failed], rejects
 
 
+def _checked_outputs(output: Path, rejects_path: Path | None) -> Path:
+    """The rejects file's path, once both output paths are usable (before any work is done)."""
+    rejects_out = rejects_path or default_rejects_path(output)
+    for problem in (output_problem(output), f"{rejects_out} is a directory" if rejects_out.is_dir() else None):
+        if problem:
+            raise BatchInputError(problem)
+    return rejects_out
+
+
+def _write_outputs(results: pd.DataFrame, output: Path, rejects: Sequence[Reject], rejects_out: Path) -> None:
+    write_results(results, output)
+    write_atomic(rejects_out, lambda p: rejects_frame(rejects).to_csv(p, index=False))
+
+
 def score_file(
     input: Path,
     output: Path,
@@ -549,11 +548,11 @@ def score_file(
     """Score every valid row of ``input`` with its jurisdiction's champion; write results and rejects.
 
     Raises :class:`BatchInputError` when the file as a whole cannot be used (missing, wrong type, no
-    ``jurisdiction``/``item_text`` columns, or an output that is not ``.parquet``); row problems never raise.
+    ``jurisdiction``/``item_text`` columns, or an output that is not ``.csv``/``.jsonl``/``.parquet``, checked
+    before any work); row problems never raise.
     """
     started = time.perf_counter()
-    if output.suffix.lower() != ".parquet":
-        raise BatchInputError(f"{output}: the results file is parquet; name it *.parquet")
+    rejects_out = _checked_outputs(output, rejects_path)
     if batch_size < 1:
         raise BatchInputError("batch_size must be at least 1")
     chosen = resolve_engine(engine)
@@ -563,26 +562,24 @@ def score_file(
         raise BatchInputError(f"{input}: no {' or '.join(absent)} column (one request per row is expected)")
     frame, rejects = validate_rows(raw, max_text_bytes)
     uri = resolve_tracking_uri(tracking_uri)
-    champions, missing = resolve_champions(uri, frame["jurisdiction"].unique().tolist()) if len(frame) else ({}, {})
-    frame, unscorable = _reject_unscorable(frame, missing)
-    rejects.extend(unscorable)
-    if frame.empty:
-        scored = _empty_scored()
-    elif chosen == "ray":
-        scored = score_ray(frame, uri, champions, batch_size, num_workers)
-    else:
-        scored = score_local(frame, uri, champions, batch_size)
+    # This run's copies of the champions: never the server's local copy, which another registry's versions of the
+    # same number would otherwise overwrite or reuse.
+    with tempfile.TemporaryDirectory(prefix="imr-batch-models-") as models:
+        jurisdictions = frame["jurisdiction"].unique().tolist()
+        champions, missing = resolve_champions(uri, jurisdictions, Path(models)) if len(frame) else ({}, {})
+        frame, unscorable = _reject_unscorable(frame, missing)
+        rejects.extend(unscorable)
+        if frame.empty:
+            scored = _empty_scored()
+        elif chosen == "ray":
+            scored = score_ray(frame, uri, champions, batch_size, num_workers)
+        else:
+            scored = score_local(frame, uri, champions, batch_size)
     scored, failed = _split_errors(scored)
     rejects.extend(failed)
-    results = output_frame(scored)
-    rejects_out = rejects_path or default_rejects_path(output)
-    _write_atomic(output, lambda p: results.to_parquet(p, index=False))
-    _write_atomic(rejects_out, lambda p: rejects_frame(rejects).to_csv(p, index=False))
+    results = output_frame(scored, passthrough(raw.rows, raw.columns))
+    _write_outputs(results, output, rejects, rejects_out)
     ignored = tuple(c for c in raw.columns if c not in REQUEST_FIELDS and c != ID_COLUMN)
-    reasons: dict[str, int] = {}
-    for reject in rejects:
-        key = reject.reason.split(":")[0]
-        reasons[key] = reasons.get(key, 0) + 1
     return ScoreReport(
         input=input,
         output=output,
@@ -594,5 +591,5 @@ def score_file(
         model_versions={j: ref.version for j, ref in champions.items()},
         ignored_columns=ignored,
         seconds=round(time.perf_counter() - started, 3),
-        reject_reasons=reasons,
+        reject_reasons=reject_summary([r.reason for r in rejects]),
     )

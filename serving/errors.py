@@ -79,7 +79,7 @@ _FRIENDLY: dict[str, str] = {
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-def _is_field_name(part: Any) -> bool:
+def is_field_name(part: Any) -> bool:
     """Whether an unknown JSON key looks like a mistyped field name (``item_txt``), not text (``John Smith``)."""
     return isinstance(part, str) and _FIELD_NAME.match(part) is not None
 
@@ -92,7 +92,7 @@ def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[ErrorItem]:
         kind = str(error.get("type") or "")
         if kind == "json_invalid":
             loc = loc[:1]
-        if kind == "extra_forbidden" and loc and not _is_field_name(loc[-1]):
+        if kind == "extra_forbidden" and loc and not is_field_name(loc[-1]):
             loc = (*loc[:-1], "<unknown field>")  # a key is request text too: repeat it only if it looks like a name
         reason = _FRIENDLY.get(kind) or str(error.get("msg") or "is invalid")
         if kind == "too_short" and loc and loc[-1] == "items":

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
+from features import dmhc_wording
 from features.checklist import CHECKS, CheckResult, evaluate_checklist
 from features.reasons import REASONS
 
@@ -55,6 +56,20 @@ def run_checklist(record: Mapping[str, Any]) -> list[CheckResult]:
     return evaluate_checklist(
         str(record.get("item_text") or ""), str(record.get("summary") or ""), str(record.get("claims_guideline") or "")
     )
+
+
+def health_plan(record: Mapping[str, Any]) -> bool:
+    """Whether the item is a health-plan (DMHC) request, whose checklist speaks the plan's language, not MTUS."""
+    return str(record.get("jurisdiction") or "").strip().lower() == "dmhc"
+
+
+def plan_checks(
+    checks: Iterable[CheckResult], record: Mapping[str, Any], advice: Mapping[str, str]
+) -> tuple[list[CheckResult], dict[str, str]]:
+    """A DMHC item's checks and advice in health-plan words (``features.dmhc_wording``), MTUS-only checks left out."""
+    kept = dmhc_wording.health_plan_checks(checks, record)
+    words = {c.code: dmhc_wording.advice(c.code, advice.get(c.code) or ADVICE.get(c.code, "")) for c in kept}
+    return kept, words
 
 
 def model_checklist(entries: Iterable[Any]) -> list[CheckResult]:

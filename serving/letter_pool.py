@@ -135,12 +135,25 @@ class _Worker:
         self._stdout.close()
 
 
-class LetterPool:
-    """``workers`` worker processes parsing letters, each parse limited to ``timeout_s`` seconds."""
+def check_letter_items(items: list[Item], source: str, max_items: int | None) -> list[Item]:
+    """``items``, or LetterRefused when a letter holds more than ``max_items``: scoring and explaining each item is
+    the costly part (a 413 KB letter of 2,000 items took 20 s), and no real letter holds more than 21."""
+    if max_items is not None and len(items) > max_items:
+        raise LetterRefused(
+            f"{source}: holds {len(items)} disputed items; at most {max_items} are read from one letter "
+            "(IMR_MAX_LETTER_ITEMS)"
+        )
+    return items
 
-    def __init__(self, workers: int, timeout_s: float) -> None:
+
+class LetterPool:
+    """``workers`` worker processes parsing letters, each parse limited to ``timeout_s`` seconds and to ``max_items``
+    disputed items (None: any number)."""
+
+    def __init__(self, workers: int, timeout_s: float, max_items: int | None = None) -> None:
         self.workers = workers
         self.timeout_s = timeout_s
+        self.max_items = max_items
         self._slots = threading.BoundedSemaphore(workers)
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []  # started and free
@@ -187,8 +200,8 @@ class LetterPool:
         worker.kill()
 
     def parse(self, data: bytes, source: str) -> list[Item]:
-        """Items of one letter (blocking: call it from a thread). Raises LetterRefused, LetterTimeout, LetterBusy
-        or LetterFailed."""
+        """Items of one letter (blocking: call it from a thread). Raises LetterRefused (a parser refusal, or too many
+        items), LetterTimeout, LetterBusy or LetterFailed."""
         if not self._slots.acquire(timeout=BUSY_WAIT_S):
             raise LetterBusy(f"all {self.workers} letter workers are busy")
         try:
@@ -200,7 +213,7 @@ class LetterPool:
         if kind == "failed":
             raise LetterFailed(str(value))
         items: list[Item] = value
-        return items
+        return check_letter_items(items, source, self.max_items)
 
     def _run(self, worker: _Worker, data: bytes, source: str) -> tuple[str, Any]:
         try:

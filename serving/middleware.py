@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -197,6 +196,41 @@ class RequestGuard:
         admin = self._matches(scope, self._admin_digest)
         return scoring or admin
 
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        """The checks that need no parsing (key, body type and size), then the app; a refusal answers at once."""
+        path: str = scope["path"]
+        rule = self.rules.get(path) if scope["method"] == "POST" else None
+        try:
+            if self._key_digest is not None:
+                self._check_key(scope, path)
+                if path == "/readyz":
+                    scope["state"]["key_ok"] = self._any_key(scope)
+            if rule is not None:
+                receive = _replay(await _read_body(scope, receive, rule), receive)
+        except ApiError as exc:
+            response = error_response(exc.status_code, exc.errors, request_id, exc.headers)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+        """Count and log the request: one JSON line, without any request text."""
+        route = _route_name(scope)
+        if route == "unmatched" and scope["path"] in self.rules:
+            route = scope["path"]
+        self.metrics.observe(scope["method"], route, status, elapsed)
+        access_log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "latency_ms": round(elapsed * 1000.0, 3),
+                "model_version": scope["state"].get("model_version"),
+            },
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -204,11 +238,13 @@ class RequestGuard:
         start = time.perf_counter()
         given = _header(scope, b"x-request-id")
         request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
-        page = path in ("/", "/docs") or path.startswith("/page/")
-        api = path.startswith("/v1/")
+        extra = [(b"x-request-id", request_id.encode("latin-1")), *COMMON_HEADERS]
+        if path in ("/", "/docs") or path.startswith("/page/"):
+            extra += PAGE_HEADERS
+        elif path.startswith("/v1/"):
+            extra += API_HEADERS
         status = 500
         started = False
 
@@ -217,28 +253,11 @@ class RequestGuard:
             if message["type"] == "http.response.start":
                 started = True
                 status = int(message["status"])
-                extra = [(b"x-request-id", request_id.encode("latin-1")), *COMMON_HEADERS]
-                if page:
-                    extra += PAGE_HEADERS
-                elif api:
-                    extra += API_HEADERS
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:
-            rule = self.rules.get(path) if scope["method"] == "POST" else None
-            try:
-                if self._key_digest is not None:
-                    self._check_key(scope, path)
-                    if path == "/readyz":
-                        state["key_ok"] = self._any_key(scope)
-                if rule is not None:
-                    receive = _replay(await _read_body(scope, receive, rule), receive)
-            except ApiError as exc:
-                response = error_response(exc.status_code, exc.errors, request_id, exc.headers)
-                await response(scope, receive, send_wrapper)
-                return
-            await self.app(scope, receive, send_wrapper)
+            await self._guarded(scope, receive, send_wrapper, request_id)
         except Exception as exc:  # never a traceback with a message, never a bare 500
             error_log.error(
                 "unhandled error",
@@ -249,19 +268,4 @@ class RequestGuard:
                 response = error_response(500, [{"field": "server", "reason": "internal error"}], request_id)
                 await response(scope, receive, send_wrapper)
         finally:
-            elapsed = time.perf_counter() - start
-            route = _route_name(scope)
-            if route == "unmatched" and path in self.rules:
-                route = path
-            self.metrics.observe(scope["method"], route, status, elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "latency_ms": round(elapsed * 1000.0, 3),
-                    "model_version": state.get("model_version"),
-                },
-            )
+            self._record(scope, status, time.perf_counter() - start, request_id)

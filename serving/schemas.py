@@ -7,11 +7,13 @@ The request is case-shaped (one summary, 1..N disputed items), as an office fill
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from features.schema import Determination, Jurisdiction
+from features.structured import PriorSessions, Quantity, SideIn, cpt_code, icd10_code, icd10_list
 from serving.policy import Band
 
 EXAMPLE_CASE: dict[str, Any] = {
@@ -113,6 +115,16 @@ def valid_code_points(value: str) -> str:
 
 #: A text field of a request: any string of valid Unicode scalar values.
 Text = Annotated[str, AfterValidator(valid_code_points)]
+#: A structured field's text (a body part, a frequency): short, so a pasted note goes where notes belong.
+ShortText = Annotated[str, AfterValidator(valid_code_points), Field(max_length=200)]
+LongText = Annotated[str, AfterValidator(valid_code_points), Field(max_length=5000)]
+# Codes are checked for valid Unicode first, so a lone surrogate gets the same reason as in any other text field.
+CptCode = Annotated[str, AfterValidator(valid_code_points), AfterValidator(cpt_code)]
+Icd10Codes = Annotated[
+    list[Annotated[str, AfterValidator(valid_code_points), AfterValidator(icd10_code)]],
+    BeforeValidator(icd10_list),
+    Field(max_length=12),
+]
 
 
 class ErrorDetail(BaseModel):
@@ -138,6 +150,20 @@ class ItemIn(BaseModel):
     claims_guideline: Text | None = Field(default=None, description="Guideline for this item, if not the case's")
     treatment_category: Text | None = Field(default=None, description="Optional; derived from the text if absent")
     treatment_subcategory: Text | None = None
+    # The structured request (DWC Form RFA fields); features.structured renders them into sentences the checks read.
+    cpt: CptCode | None = Field(
+        default=None, description="CPT (5 digits, optional modifier: 97110, 97110-GP) or HCPCS Level II (J1100)"
+    )
+    icd10: Icd10Codes | None = Field(
+        default=None, description="ICD-10-CM codes, e.g. M54.5 and S39.012A (in a CSV cell, separated by semicolons)"
+    )
+    body_part: ShortText | None = Field(default=None, description="Body part, e.g. lumbar spine")
+    side: SideIn | None = Field(default=None, description="left, right or bilateral")
+    quantity: Quantity | None = Field(default=None, description="Number of sessions, units or tablets requested")
+    frequency: ShortText | None = Field(default=None, description="e.g. 2 times a week")
+    duration: ShortText | None = Field(default=None, description="e.g. 6 weeks")
+    prior_sessions: PriorSessions | None = Field(default=None, description="Sessions of this treatment already had")
+    prior_outcome: LongText | None = Field(default=None, description="What the earlier treatment achieved")
 
     @field_validator("item_text")
     @classmethod
@@ -164,6 +190,25 @@ class PrescreenIn(BaseModel):
     age_range: Text | None = None
     gender: Text | None = None
     report_year: int | None = Field(default=None, ge=1990, le=2100)
+    # The IMR application (per case; in a batch CSV repeated on each row of the case).
+    date_of_injury: dt.date | None = Field(default=None, description="ISO date of the injury")
+    ur_decision_date: dt.date | None = Field(
+        default=None, description="ISO date of the UR decision: the answer gives the filing deadline (+30 days)"
+    )
+    expedited: bool | None = Field(default=None, description="Expedited review (sets imr_type when it is not given)")
+    provider_specialty: ShortText | None = Field(default=None, description="The requesting provider's specialty")
+    claim_number: Annotated[str, AfterValidator(valid_code_points), Field(max_length=64)] | None = Field(
+        default=None, description="The claim number: echoed in the answer and report only, never logged or modelled"
+    )
+    case_id: Annotated[str, AfterValidator(valid_code_points), Field(max_length=128)] | None = Field(
+        default=None, description="Batch rows with the same case_id are one case"
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Self:
+        if self.date_of_injury and self.ur_decision_date and self.date_of_injury > self.ur_decision_date:
+            raise ValueError("date_of_injury must not be after ur_decision_date")
+        return self
 
 
 class Reason(BaseModel):
@@ -311,6 +356,11 @@ class PrescreenOut(BaseModel):
     request_id: str
     model: ModelRef
     items: list[ItemResult]
+    claim_number: str | None = Field(default=None, description="The request's claim number, echoed")
+    filing_deadline: str | None = Field(
+        default=None, description="Last day to apply for IMR (ISO): the UR decision date + 30 days"
+    )
+    days_left: int | None = Field(default=None, description="Days from today to the filing deadline (negative: past)")
 
 
 class BatchRowResult(BaseModel):
@@ -428,3 +478,8 @@ class PageConfig(BaseModel):
     max_upload_bytes: int
     band_upheld_min: float
     band_overturned_max: float
+    dmhc_categories: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="The fields a health-plan (DMHC) model reads and their values (treatment_category, "
+        "diagnosis_category, age_range, gender, imr_type), spelled as in the DMHC data",
+    )

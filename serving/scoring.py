@@ -9,6 +9,7 @@ similar past determinations (``serving.explain``). ``explain=False`` skips all o
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from features import dmhc_wording, structured
 from features.view import PrescreenRequest
 from serving import explain as ex
+from serving.champions import Champion
 from serving.errors import ErrorItem, validation_errors
-from serving.models import Champion, Prediction
+from serving.models import Prediction
 from serving.policy import (
     BAND_LABELS,
     BandThresholds,
@@ -34,7 +37,7 @@ from serving.settings import Settings
 #: Keys of every record given to the model: the fields of ``features.view.PrescreenRequest``, in order.
 REQUEST_FIELDS: tuple[str, ...] = tuple(PrescreenRequest.model_fields)
 _CASE_FIELDS = ("diagnosis_category", "diagnosis_subcategory", "review_type", "imr_type", "age_range", "gender")
-_ITEM_FIELDS = ("treatment_category", "treatment_subcategory")
+_ITEM_FIELDS = ("treatment_category", "treatment_subcategory", *structured.ITEM_FIELDS)
 _TEXT_FIELDS = ("summary", "ur_text", "claims_guideline")
 
 
@@ -78,7 +81,7 @@ def check_case(case: PrescreenIn, rules: Rules) -> list[ErrorItem]:
             {"field": "jurisdiction", "reason": f"is not served here (served: {', '.join(rules.jurisdictions)})"}
         )
     if len(case.items) > rules.max_items:
-        errors.append({"field": "items", "reason": f"must list at most {rules.max_items} items"})
+        errors.append({"field": "items", "reason": f"must list at most {rules.max_items} items (IMR_MAX_ITEMS)"})
     too_long = f"is longer than {rules.max_text_bytes} bytes"
     errors.extend(
         {"field": name, "reason": too_long}
@@ -103,8 +106,10 @@ def case_records(case: PrescreenIn) -> list[dict[str, Any]]:
         claims_guideline=case.claims_guideline,
         report_year=case.report_year,
     )
-    for name in _CASE_FIELDS:
+    for name in (*_CASE_FIELDS, *structured.CASE_FIELDS):
         base[name] = getattr(case, name)
+    if case.imr_type is None and case.expedited is not None:
+        base["imr_type"] = "Expedited" if case.expedited else "Standard"
     records = []
     for item in case.items:
         record = dict(base)
@@ -115,6 +120,20 @@ def case_records(case: PrescreenIn) -> list[dict[str, Any]]:
             record[name] = getattr(item, name)
         records.append(record)
     return records
+
+
+def case_answer(case: PrescreenIn, today: dt.date | None = None) -> dict[str, Any]:
+    """What an answer says about the case itself: the claim number echoed, the IMR filing deadline, days left."""
+    return {"claim_number": case.claim_number, **structured.deadline_fields(case.ur_decision_date, today)}
+
+
+def shown_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record as the model reads it (structured fields rendered into its text), for the checks shown beside the
+    estimate; the model itself gets the record as it is and renders it in ``features.view``."""
+    if not structured.has_structured(record):
+        return record
+    item_text, summary = structured.render(record, str(record.get("item_text") or ""), str(record.get("summary") or ""))
+    return {**record, "item_text": item_text, "summary": summary}
 
 
 def record_from(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,12 +180,17 @@ def explain_item(
     checks = ex.model_checklist(given) if given is not None else ex.run_checklist(record)
     advice = {str(c.get("code")): str(c.get("advice") or "") for c in given or () if isinstance(c, Mapping)}
     model_reasons: Sequence[Mapping[str, Any]] = prediction["reasons"] if prediction is not None else ()
+    plan = ex.health_plan(record)
+    if plan:  # a health plan's review asks about its own criteria, not the MTUS's
+        checks, advice = ex.plan_checks(checks, record, advice)
+    reasons = ex.merge_reasons(model_reasons, checks)
+    fixes = ex.fixes_out(prediction.get("fixes") or (), prediction["p_upheld"]) if prediction is not None else []
     return Explanation(
         checklist=ex.checklist_out(checks, record, advice),
-        reasons=ex.merge_reasons(model_reasons, checks),
+        reasons=dmhc_wording.health_plan_reasons(reasons) if plan else reasons,
         top_terms=ex.top_terms(prediction["top_terms"]) if prediction is not None else [],
         similar=ex.similar_out(hits, rules.similar_k, avoid.case_id, avoid.before),
-        fixes=ex.fixes_out(prediction.get("fixes") or (), prediction["p_upheld"]) if prediction is not None else [],
+        fixes=dmhc_wording.health_plan_fixes(fixes) if plan else fixes,
         attributions=ex.attributions_out(prediction.get("attributions") or ()) if prediction is not None else [],
     )
 
@@ -244,11 +268,12 @@ def score_records(
 ) -> list[dict[str, Any]]:
     """Per-item results for records of one jurisdiction; thin items are not sent to the model."""
     avoid = avoid or Avoid()
+    shown = [shown_record(r) for r in records]
     missing = [
         missing_information(
             r["item_text"] or "", r["summary"] or "", r["ur_text"] or "", r["claims_guideline"] or "", rules.info
         )
-        for r in records
+        for r in shown
     ]
     todo = [r for r, m in zip(records, missing, strict=True) if not m]
     predicted = champion.predict(todo) if todo else []
@@ -259,7 +284,7 @@ def score_records(
         hits = champion.find_similar(todo, rules.similar_k + extra)
     predictions, found = iter(predicted), iter(hits or [])
     out = []
-    for i, (record, m) in enumerate(zip(records, missing, strict=True)):
+    for i, (record, m) in enumerate(zip(shown, missing, strict=True)):
         prediction = None if m else next(predictions)
         item_hits = next(found, []) if prediction is not None else []
         if prediction is not None and hits is not None and _unlike_anything(item_hits, rules.similar_floor, avoid):
@@ -318,7 +343,8 @@ def score_cases(
 
 # -- CSV batch input ---------------------------------------------------------------------------------------------
 
-CSV_COLUMNS: tuple[str, ...] = REQUEST_FIELDS
+#: The request fields, and the case fields that do not reach the model (repeated on each row of a case).
+CSV_COLUMNS: tuple[str, ...] = (*REQUEST_FIELDS, "ur_decision_date", "expedited", "claim_number", "case_id")
 
 
 def parse_csv(text: str, max_rows: int) -> tuple[list[PrescreenIn | list[ErrorItem]], list[ErrorItem]]:
@@ -350,7 +376,7 @@ def _csv_case(raw: Mapping[str | Any, Any]) -> PrescreenIn | list[ErrorItem]:
         return [{"field": "row", "reason": "has more cells than the header"}]
     value = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k in CSV_COLUMNS}
     value = {k: v for k, v in value.items() if v not in ("", None)}
-    item = {k: value.pop(k) for k in ("item_text", "treatment_category", "treatment_subcategory") if k in value}
+    item = {k: value.pop(k) for k in ("item_text", *_ITEM_FIELDS) if k in value}
     try:
         return PrescreenIn.model_validate({**value, "items": [item]})
     except ValidationError as exc:

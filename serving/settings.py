@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from features.contract import CHAMPION_ALIAS, MODEL_NAME_PREFIX, model_name
 from features.paths import REPO_ROOT
 from features.schema import JURISDICTIONS, Jurisdiction
 
@@ -24,8 +25,8 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
 
 
-class Settings(BaseSettings):
-    """Everything the server reads from its environment."""
+class RegistrySettings(BaseSettings):
+    """Where the registry is: the one place the tracking URI is read (the server, batch scoring and the CLI)."""
 
     model_config = SettingsConfigDict(
         env_prefix="IMR_",
@@ -36,19 +37,40 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    profile: Profile = Field(default="local", description="local (no key needed) or production (key required)")
-
-    # models
     tracking_uri: str = Field(
         default_factory=default_tracking_uri,
         validation_alias=AliasChoices("IMR_TRACKING_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking/registry URI (MLFLOW_TRACKING_URI also works)",
     )
+
+    @field_validator("tracking_uri", mode="after")
+    @classmethod
+    def _blank_uri_is_default(cls, value: str) -> str:
+        """An empty IMR_TRACKING_URI means the project's own registry, not a URI that is empty."""
+        return value.strip() or default_tracking_uri()
+
+
+def resolve_tracking_uri(explicit: str | None = None) -> str:
+    """The registry to read: ``explicit``, else IMR_TRACKING_URI / MLFLOW_TRACKING_URI (environment or .env), else
+    the project's own SQLite file."""
+    if explicit and explicit.strip():
+        return explicit.strip()
+    return RegistrySettings().tracking_uri
+
+
+class Settings(RegistrySettings):
+    """Everything the server reads from its environment."""
+
+    profile: Profile = Field(default="local", description="local (no key needed) or production (key required)")
+
+    # models
     jurisdictions: Annotated[tuple[Jurisdiction, ...], NoDecode] = Field(
         default=JURISDICTIONS, description="Jurisdictions served; each needs a registered champion"
     )
-    model_name_prefix: str = Field(default="imr-", description="Registered model name = prefix + jurisdiction")
-    model_alias: str = Field(default="champion", description="Registry alias that is served")
+    model_name_prefix: str = Field(
+        default=MODEL_NAME_PREFIX, description="Registered model name = prefix + jurisdiction"
+    )
+    model_alias: str = Field(default=CHAMPION_ALIAS, description="Registry alias that is served")
     cache_dir: Path = Field(
         default=REPO_ROOT / ".models",
         description="Local copy of the last good champions (served if the registry is down)",
@@ -88,6 +110,20 @@ class Settings(BaseSettings):
         default=2, ge=0, description="Worker processes that parse letters (0: parse in a thread of the server)"
     )
     letter_timeout_s: float = Field(default=4.0, gt=0, description="A letter whose parse takes longer is refused (422)")
+    # cost (serving.limits): bytes do not measure work, items and concurrent heavy requests do
+    max_batch_items: int = Field(
+        default=2000, gt=0, description="Most disputed items in one batch, over all its cases or rows (else 413)"
+    )
+    max_letter_items: int = Field(
+        default=50, gt=0, description="Most disputed items read from one letter (else 422; real letters have <= 21)"
+    )
+    heavy_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Batch, letter and report requests run at once per worker; one more gets 503 with Retry-After "
+        "at once instead of queueing",
+    )
+    retry_after_s: int = Field(default=1, ge=1, description="Retry-After seconds of a 503 for a busy heavy route")
 
     # connections (serving.connections)
     header_timeout_s: float = Field(default=10.0, gt=0, description="Seconds for a request's line and headers")
@@ -166,4 +202,4 @@ class Settings(BaseSettings):
 
     def model_name(self, jurisdiction: str) -> str:
         """Registered model name for a jurisdiction."""
-        return f"{self.model_name_prefix}{jurisdiction}"
+        return model_name(jurisdiction, self.model_name_prefix)

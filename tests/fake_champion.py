@@ -3,7 +3,7 @@
 Logged by ``tests/conftest.py`` into a temporary registry; never used outside tests. ``model_config`` may carry
 ``offset`` (shifts every probability, so a new version is observable), ``fail_load`` (the load raises) and
 ``explain`` (default true: the model gives ``top_terms`` and has ``similar()``, as the pyfunc contract allows;
-false: neither, like a model without them).
+false: neither, like a model that ships no index).
 
 ``similar(records, k)`` ranks the invented past determinations of :data:`PAST` by words shared with the item
 text. One of them is the example letter's own case (CM99-0000042) and one was decided after that letter, so the
@@ -100,12 +100,13 @@ class FakeChampion(PythonModel):
             raise RuntimeError("this fake champion refuses to load")
         self.offset = float(config.get("offset", 0.0))
         self.explain = bool(config.get("explain", True))
-        if not self.explain:
-            self.similar = None  # type: ignore[assignment,method-assign]  # a model without similar()
 
     def similar(self, records: list[dict[str, Any]], k: int = 5) -> list[list[dict[str, Any]]]:
-        """The ``k`` past determinations sharing the most words with each item text, best first."""
-        out = []
+        """The ``k`` past determinations sharing the most words with each item text, best first (none at all
+        without ``explain``: a model that ships no index, as ``features.contract.ServedModel`` allows)."""
+        if not self.explain:
+            return [[] for _ in records]
+        out: list[list[dict[str, Any]]] = []
         for record in records:
             words = _words(str(record.get("item_text") or ""))
             if "xyzzy" in words:  # an item like nothing in the index: no hits at all

@@ -172,66 +172,71 @@ def _dwc(item: str, summary: str, guideline: str = "MTUS Chronic Pain Medical Tr
     return {"jurisdiction": "dwc", "item_text": item, "summary": summary, "claims_guideline": guideline}
 
 
-def directional_pairs(jurisdiction: str) -> list[DirectionalPair]:
-    """Hand-written pairs: 'documented' must not score more likely upheld than 'vague'."""
-    if jurisdiction != "dwc":
-        # DMHC requests are categories (plus a summary in the current export): the pair differs in the summary.
-        base = {
-            "jurisdiction": "dmhc",
-            "item_text": "Physical therapy",
-            "treatment_category": "Rehabilitation Services - Outpatient",
-            "treatment_subcategory": "Physical Therapy",
-            "diagnosis_category": "Orthopedic/ Musculoskeletal",
-            "diagnosis_subcategory": "Back Pain",
-            "review_type": "Medical Necessity",
-            "age_range": "41-50",
-            "gender": "Female",
-            "report_year": 2015,
-        }
-        vague = {**base, "summary": "The patient requested physical therapy for low back pain."}
-        documented = {
-            **base,
-            "item_text": "Physical therapy 2 times a week for 6 weeks",
-            "summary": "The patient requested physical therapy 2 times a week for 6 weeks for low back pain."
-            + IMPROVEMENT,
-        }
-        return [DirectionalPair("dmhc physical therapy", vague, documented)]
-    cases = [
-        (
-            "physical therapy",
-            "Physical therapy for the lumbar spine",
-            "Physical therapy 2 times a week for 4 weeks for the lumbar spine",
-            "lumbar spine",
-            "lumbar strain",
-            "physical therapy and medication",
-        ),
-        (
-            "chiropractic",
-            "Chiropractic treatment for the neck",
-            "Chiropractic treatment 1 time a week for 6 weeks for the neck",
-            "neck",
-            "cervical strain",
-            "chiropractic care and home exercise",
-        ),
-        (
-            "acupuncture",
-            "Acupuncture for the low back",
-            "Acupuncture 2 times a week for 3 weeks for the low back",
-            "low back",
-            "lumbar sprain",
-            "acupuncture and medication",
-        ),
-        (
-            "occupational therapy",
-            "Occupational therapy for the right wrist",
-            "Occupational therapy 2 times a week for 3 weeks for the right wrist",
-            "right wrist",
-            "wrist sprain",
-            "occupational therapy and a splint",
-        ),
-    ]
+#: DMHC requests are categories (plus a summary in the current export): the pair differs in the summary.
+_DMHC_PAIR_BASE: dict[str, Any] = {
+    "jurisdiction": "dmhc",
+    "item_text": "Physical therapy",
+    "treatment_category": "Rehabilitation Services - Outpatient",
+    "treatment_subcategory": "Physical Therapy",
+    "diagnosis_category": "Orthopedic/ Musculoskeletal",
+    "diagnosis_subcategory": "Back Pain",
+    "review_type": "Medical Necessity",
+    "age_range": "41-50",
+    "gender": "Female",
+    "report_year": 2015,
+}
+
+#: DWC therapy pairs: name, vague item, documented item, body part, diagnosis, treatment to date.
+DWC_THERAPY_PAIRS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    (
+        "physical therapy",
+        "Physical therapy for the lumbar spine",
+        "Physical therapy 2 times a week for 4 weeks for the lumbar spine",
+        "lumbar spine",
+        "lumbar strain",
+        "physical therapy and medication",
+    ),
+    (
+        "chiropractic",
+        "Chiropractic treatment for the neck",
+        "Chiropractic treatment 1 time a week for 6 weeks for the neck",
+        "neck",
+        "cervical strain",
+        "chiropractic care and home exercise",
+    ),
+    (
+        "acupuncture",
+        "Acupuncture for the low back",
+        "Acupuncture 2 times a week for 3 weeks for the low back",
+        "low back",
+        "lumbar sprain",
+        "acupuncture and medication",
+    ),
+    (
+        "occupational therapy",
+        "Occupational therapy for the right wrist",
+        "Occupational therapy 2 times a week for 3 weeks for the right wrist",
+        "right wrist",
+        "wrist sprain",
+        "occupational therapy and a splint",
+    ),
+)
+
+
+def _dmhc_pairs() -> list[DirectionalPair]:
+    base = _DMHC_PAIR_BASE
+    vague = {**base, "summary": "The patient requested physical therapy for low back pain."}
+    documented = {
+        **base,
+        "item_text": "Physical therapy 2 times a week for 6 weeks",
+        "summary": "The patient requested physical therapy 2 times a week for 6 weeks for low back pain." + IMPROVEMENT,
+    }
+    return [DirectionalPair("dmhc physical therapy", vague, documented)]
+
+
+def _dwc_pairs() -> list[DirectionalPair]:
     pairs: list[DirectionalPair] = []
-    for name, vague_item, documented_item, part, diagnosis, history in cases:
+    for name, vague_item, documented_item, part, diagnosis, history in DWC_THERAPY_PAIRS:
         summary = _DWC_SUMMARY.format(part=part, diagnosis=diagnosis, history=history, request=name)
         pairs.append(DirectionalPair(name, _dwc(vague_item, summary), _dwc(documented_item, summary + IMPROVEMENT)))
     medication_summary = _DWC_SUMMARY.format(
@@ -240,14 +245,20 @@ def directional_pairs(jurisdiction: str) -> list[DirectionalPair]:
         history="medication and physical therapy",
         request="a refill of Norco",
     )
+    vague, documented = "Norco", "Norco 10/325mg #60, one tablet twice a day"
     pairs.append(
         DirectionalPair(
             "opioid refill",
-            _dwc("Norco", medication_summary),
-            _dwc("Norco 10/325mg #60, one tablet twice a day", medication_summary + MEDICATION_IMPROVEMENT),
+            _dwc(vague, medication_summary),
+            _dwc(documented, medication_summary + MEDICATION_IMPROVEMENT),
         )
     )
     return pairs
+
+
+def directional_pairs(jurisdiction: str) -> list[DirectionalPair]:
+    """Hand-written pairs: 'documented' must not score more likely upheld than 'vague'."""
+    return _dwc_pairs() if jurisdiction == "dwc" else _dmhc_pairs()
 
 
 def directional(scorer: Scorer, pairs: Sequence[DirectionalPair], tolerance: float) -> BehaviourResult:
@@ -274,94 +285,116 @@ class ClearCase:
     expected: str  # "Upheld" or "Overturned"
 
 
+#: DMHC clear cases: name, expected side, then the request's treatment subcategory, category, diagnosis
+#: category and subcategory, review type, and any further fields.
+DMHC_CLEAR_CASES: tuple[tuple[str, str, str, str, str, str, str, dict[str, Any]], ...] = (
+    (
+        "artificial disc replacement",
+        "Upheld",
+        "Artificial Disk Replacement",
+        "Orthopedic",
+        "Orthopedic/ Musculoskeletal",
+        "Vertebral Disc Problem",
+        "Experimental/Investigational",
+        {},
+    ),
+    (
+        "spinal fusion",
+        "Upheld",
+        "Fusion",
+        "Orthopedic",
+        "Orthopedic/ Musculoskeletal",
+        "Vertebral Disc Problem",
+        "Medical Necessity",
+        {},
+    ),
+    (
+        "mammography",
+        "Overturned",
+        "Mammography",
+        "Diagnostic Imaging, Screening and Testing",
+        "Prevention/Good Health",
+        "Other",
+        "Experimental/Investigational",
+        {"gender": "Female"},
+    ),
+    (
+        "hepatitis anti-virals",
+        "Overturned",
+        "Anti-virals",
+        "Pharmacy/Prescription Drugs",
+        "Infectious",
+        "Hepatitis",
+        "Medical Necessity",
+        {},
+    ),
+)
+
+_CHRONIC = _DWC_SUMMARY.format(
+    part="low back",
+    diagnosis="chronic lumbar strain",
+    history="physical therapy, chiropractic care, medications and home exercise for several years",
+    request="the item under review",
+)
+_SURGERY = (
+    "The injured worker is a 52 year old who injured the right shoulder at work on 9-20-2016. MRI showed a "
+    "full-thickness rotator cuff tear. Six weeks of physical therapy and a cortisone injection failed. The "
+    "surgeon requested right shoulder arthroscopic rotator cuff repair; utilization review certified the "
+    "surgery. On 11-8-2016 utilization review non-certified the associated request."
+)
+#: DWC clear cases: name, expected side, item, summary, claims guideline (None: the default MTUS guideline).
+DWC_CLEAR_CASES: tuple[tuple[str, str, str, str, str | None], ...] = (
+    (
+        "topical compound",
+        "Upheld",
+        "Compounded topical cream: flurbiprofen 20%, lidocaine 5%, 180 grams",
+        _CHRONIC,
+        None,
+    ),
+    ("muscle relaxant", "Upheld", "Cyclobenzaprine 7.5mg #90", _CHRONIC, None),
+    ("infrared therapy", "Upheld", "Infrared heat therapy sessions", _CHRONIC, None),
+    (
+        "pre-operative labs for a certified surgery",
+        "Overturned",
+        "Pre-operative labs: CBC and BMP",
+        _SURGERY,
+        "MTUS Shoulder Complaints",
+    ),
+    (
+        "post-operative physical therapy for a certified surgery",
+        "Overturned",
+        "Associated surgical service: post-operative physical therapy, 12 sessions",
+        _SURGERY,
+        "MTUS Postsurgical Treatment Guidelines",
+    ),
+)
+
+
+def _dmhc_request(
+    sub: str, category: str, diagnosis: str, diagnosis_sub: str, review: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "jurisdiction": "dmhc",
+        "item_text": sub,
+        "treatment_category": category,
+        "treatment_subcategory": sub,
+        "diagnosis_category": diagnosis,
+        "diagnosis_subcategory": diagnosis_sub,
+        "review_type": review,
+        **extra,
+    }
+
+
 def clear_cases(jurisdiction: str) -> list[ClearCase]:
+    """The hand-written clear cases of a jurisdiction, as requests (see the module docstring for their source)."""
     if jurisdiction != "dwc":
-
-        def dmhc(
-            sub: str, category: str, diagnosis: str, diagnosis_sub: str, review: str, **extra: Any
-        ) -> dict[str, Any]:
-            return {
-                "jurisdiction": "dmhc",
-                "item_text": sub,
-                "treatment_category": category,
-                "treatment_subcategory": sub,
-                "diagnosis_category": diagnosis,
-                "diagnosis_subcategory": diagnosis_sub,
-                "review_type": review,
-                **extra,
-            }
-
         return [
-            ClearCase(
-                "artificial disc replacement",
-                dmhc(
-                    "Artificial Disk Replacement",
-                    "Orthopedic",
-                    "Orthopedic/ Musculoskeletal",
-                    "Vertebral Disc Problem",
-                    "Experimental/Investigational",
-                ),
-                "Upheld",
-            ),
-            ClearCase(
-                "spinal fusion",
-                dmhc(
-                    "Fusion", "Orthopedic", "Orthopedic/ Musculoskeletal", "Vertebral Disc Problem", "Medical Necessity"
-                ),
-                "Upheld",
-            ),
-            ClearCase(
-                "mammography",
-                dmhc(
-                    "Mammography",
-                    "Diagnostic Imaging, Screening and Testing",
-                    "Prevention/Good Health",
-                    "Other",
-                    "Experimental/Investigational",
-                    gender="Female",
-                ),
-                "Overturned",
-            ),
-            ClearCase(
-                "hepatitis anti-virals",
-                dmhc("Anti-virals", "Pharmacy/Prescription Drugs", "Infectious", "Hepatitis", "Medical Necessity"),
-                "Overturned",
-            ),
+            ClearCase(name, _dmhc_request(sub, category, diagnosis, diagnosis_sub, review, extra), expected)
+            for name, expected, sub, category, diagnosis, diagnosis_sub, review, extra in DMHC_CLEAR_CASES
         ]
-    chronic = _DWC_SUMMARY.format(
-        part="low back",
-        diagnosis="chronic lumbar strain",
-        history="physical therapy, chiropractic care, medications and home exercise for several years",
-        request="the item under review",
-    )
-    surgery = (
-        "The injured worker is a 52 year old who injured the right shoulder at work on 9-20-2016. MRI showed a "
-        "full-thickness rotator cuff tear. Six weeks of physical therapy and a cortisone injection failed. The "
-        "surgeon requested right shoulder arthroscopic rotator cuff repair; utilization review certified the "
-        "surgery. On 11-8-2016 utilization review non-certified the associated request."
-    )
     return [
-        ClearCase(
-            "topical compound",
-            _dwc("Compounded topical cream: flurbiprofen 20%, lidocaine 5%, 180 grams", chronic),
-            "Upheld",
-        ),
-        ClearCase("muscle relaxant", _dwc("Cyclobenzaprine 7.5mg #90", chronic), "Upheld"),
-        ClearCase("infrared therapy", _dwc("Infrared heat therapy sessions", chronic), "Upheld"),
-        ClearCase(
-            "pre-operative labs for a certified surgery",
-            _dwc("Pre-operative labs: CBC and BMP", surgery, "MTUS Shoulder Complaints"),
-            "Overturned",
-        ),
-        ClearCase(
-            "post-operative physical therapy for a certified surgery",
-            _dwc(
-                "Associated surgical service: post-operative physical therapy, 12 sessions",
-                surgery,
-                "MTUS Postsurgical Treatment Guidelines",
-            ),
-            "Overturned",
-        ),
+        ClearCase(name, _dwc(item, summary) if guideline is None else _dwc(item, summary, guideline), expected)
+        for name, expected, item, summary, guideline in DWC_CLEAR_CASES
     ]
 
 

@@ -13,6 +13,7 @@ from the checklist's patterns; a check none of them satisfies for an item is cou
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -82,14 +83,18 @@ FIX_PHRASES: Final[dict[str, tuple[tuple[Field, str], ...]]] = {
 
 
 def _statuses(record: dict[str, Any]) -> dict[str, str]:
-    return {
-        r.code: r.status
-        for r in evaluate_checklist(
+    return dict(
+        _checked(
             str(record.get("item_text") or ""),
             str(record.get("summary") or ""),
             str(record.get("claims_guideline") or ""),
         )
-    }
+    )
+
+
+@functools.lru_cache(maxsize=16_384)  # every candidate's gate checks the same requests and the same fixes
+def _checked(item: str, summary: str, guideline: str) -> tuple[tuple[str, str], ...]:
+    return tuple((r.code, r.status) for r in evaluate_checklist(item, summary, guideline))
 
 
 def _appended(record: dict[str, Any], name: Field, phrase: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from features.categories import CATEGORY_FIELDS
 from features.paths import REPO_ROOT
 from features.schema import Jurisdiction
 
@@ -202,17 +203,7 @@ class DmhcCandidate(_CandidateBase):
         default="lr", description="'lr': one-hot (and pairwise crosses) logistic regression; 'gbm': histogram boosting."
     )
     columns: list[str] = Field(
-        default=[
-            "treatment_category",
-            "treatment_subcategory",
-            "diagnosis_category",
-            "diagnosis_subcategory",
-            "review_type",
-            "imr_type",
-            "age_range",
-            "gender",
-            "report_year",
-        ],
+        default=[*CATEGORY_FIELDS, "report_year"],
         description="View columns used as categorical features.",
         min_length=1,
     )

@@ -15,6 +15,7 @@ with replacement, with all their items), averaging over repeats inside each resa
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.progress import progress as progress_bar
+from training.config import Candidate, EvaluationConfig, ExperimentConfig
 from training.splits import Fold
 
 MetricFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
@@ -295,6 +298,28 @@ def _predict(model: Any, X: pd.DataFrame, rationale: np.ndarray | None) -> np.nd
     return np.asarray(model.predict_proba(X))[:, 1]
 
 
+def _fit_fold(
+    result: CVResult,
+    factory: Factory,
+    X: pd.DataFrame,
+    f: Fold,
+    rationale: np.ndarray | None,
+    threshold: str | float,
+) -> None:
+    """Fit a fresh model on one fold's training rows; record its test rows' p(upheld), labels, threshold, time."""
+    y, groups = result.y, result.groups
+    started = time.perf_counter()
+    model = _fit(
+        factory(), X.iloc[f.train], y[f.train], groups[f.train], None if rationale is None else rationale[f.train]
+    )
+    p = _predict(model, X.iloc[f.test], None if rationale is None else rationale[f.test])
+    cut = operating_threshold(y[f.train], threshold)
+    result.P[f.repeat, f.test] = p
+    result.L[f.repeat, f.test] = (p >= cut).astype(int)
+    result.thresholds.append(cut)
+    result.fit_seconds.append(time.perf_counter() - started)
+
+
 def cross_validate(
     name: str,
     factory: Factory,
@@ -306,27 +331,23 @@ def cross_validate(
     threshold: str | float = "prevalence",
     progress: Progress | None = None,
 ) -> CVResult:
-    """Fit a fresh model per fold, keep its out-of-fold p(upheld) and operating-threshold label."""
+    """Fit a fresh model per fold, keep its out-of-fold p(upheld) and operating-threshold label.
+
+    ``progress`` receives one line per fold (with its time); a progress bar over the folds goes to stderr.
+    """
     y = np.asarray(y, dtype=int)
     repeats = max(f.repeat for f in folds) + 1
     per_repeat = max(f.fold for f in folds) + 1
     P = np.full((repeats, len(y)), np.nan)
     L = np.zeros((repeats, len(y)), dtype=int)
     result = CVResult(name, y, np.asarray(groups), P, L)
-    for f in folds:
-        started = time.perf_counter()
-        model = _fit(
-            factory(), X.iloc[f.train], y[f.train], groups[f.train], None if rationale is None else rationale[f.train]
-        )
-        p = _predict(model, X.iloc[f.test], None if rationale is None else rationale[f.test])
-        cut = operating_threshold(y[f.train], threshold)
-        P[f.repeat, f.test] = p
-        L[f.repeat, f.test] = (p >= cut).astype(int)
-        elapsed = time.perf_counter() - started
-        result.thresholds.append(cut)
-        result.fit_seconds.append(elapsed)
-        if progress is not None:
-            progress(f"  {name}: repeat {f.repeat + 1}/{repeats} fold {f.fold + 1}/{per_repeat} ({elapsed:.1f}s)")
+    with progress_bar(f"{name}: cross-validation folds", total=len(folds)) as bar:
+        for f in folds:
+            _fit_fold(result, factory, X, f, rationale, threshold)
+            bar.advance()
+            if progress is not None:
+                elapsed = result.fit_seconds[-1]
+                progress(f"  {name}: repeat {f.repeat + 1}/{repeats} fold {f.fold + 1}/{per_repeat} ({elapsed:.1f}s)")
     if np.isnan(P).any():
         raise RuntimeError(f"{name}: some rows got no out-of-fold prediction (folds do not cover every row)")
     return result
@@ -361,7 +382,7 @@ def holdout(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# slices and plots
+# slices
 
 
 def slices(
@@ -389,102 +410,53 @@ def slices(
     return pd.DataFrame(rows)
 
 
-def plot_all(y: np.ndarray, P: np.ndarray, L: np.ndarray, out_dir: Path, title: str, ece_bins: int = 10) -> list[Path]:
-    """ROC, PR (Overturned), reliability and confusion plots as PNG files named roc/pr/reliability/confusion."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    y = np.asarray(y, dtype=int)
-    P, L = np.atleast_2d(P), np.atleast_2d(L)
-    p_mean = P.mean(axis=0)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-
-    def save(fig: Any, stem: str) -> None:
-        path = out_dir / f"{stem}.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
-    for r in range(P.shape[0]):
-        fpr, tpr = _roc_curve(y, P[r])
-        ax.plot(fpr, tpr, alpha=0.35 if P.shape[0] > 1 else 1.0, color="tab:blue")
-    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
-    ax.set(
-        xlabel="false positive rate",
-        ylabel="true positive rate (Upheld)",
-        title=f"{title}\nROC-AUC {np.nanmean([roc_auc(y, P[r]) for r in range(len(P))]):.3f}",
-    )
-    save(fig, "roc")
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
-    for r in range(P.shape[0]):
-        recall, precision = _pr_curve(1 - y, 1 - P[r])
-        ax.step(recall, precision, where="post", alpha=0.35 if P.shape[0] > 1 else 1.0, color="tab:red")
-    ax.axhline((y == 0).mean(), ls="--", color="grey", lw=1)
-    ax.set(
-        xlabel="recall (Overturned)",
-        ylabel="precision (Overturned)",
-        ylim=(0, 1.02),
-        title=f"{title}\nPR-AUC (Overturned) {np.nanmean([pr_auc_overturned(y, P[r]) for r in range(len(P))]):.3f}",
-    )
-    save(fig, "pr")
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
-    index = np.minimum((p_mean * ece_bins).astype(int), ece_bins - 1)
-    xs, ys, ns = [], [], []
-    for b in np.unique(index):
-        m = index == b
-        xs.append(p_mean[m].mean())
-        ys.append(y[m].mean())
-        ns.append(m.sum())
-    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
-    ax.scatter(xs, ys, s=[20 + 200 * n / max(ns) for n in ns], color="tab:green", zorder=3)
-    ax.plot(xs, ys, color="tab:green")
-    ax.set(
-        xlabel="mean predicted p(upheld)",
-        ylabel="observed upheld rate",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-        title=f"{title}\nECE {np.nanmean([ece(y, P[r], ece_bins) for r in range(len(P))]):.3f}",
-    )
-    save(fig, "reliability")
-
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    matrix = np.zeros((2, 2))
-    for r in range(L.shape[0]):
-        for true in (0, 1):
-            for pred in (0, 1):
-                matrix[true, pred] += np.sum((y == true) & (L[r] == pred))
-    matrix /= L.shape[0]
-    ax.imshow(matrix, cmap="Blues")
-    names = ["Overturned", "Upheld"]
-    for i in range(2):
-        for j in range(2):
-            ax.text(j, i, f"{matrix[i, j]:.0f}", ha="center", va="center")
-    ax.set_xticks([0, 1], names)
-    ax.set_yticks([0, 1], names)
-    ax.set(xlabel="predicted", ylabel="actual", title=f"{title}\nat the operating threshold (mean over repeats)")
-    save(fig, "confusion")
-    return paths
+# ---------------------------------------------------------------------------------------------------------------
+# logging a candidate's evaluation to its MLflow run (the active run)
 
 
-def _roc_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-p, kind="mergesort")
-    t = y[order]
-    tps, fps = np.cumsum(t), np.cumsum(1 - t)
-    pos, neg = max(t.sum(), 1), max(len(t) - t.sum(), 1)
-    return np.r_[0, fps / neg], np.r_[0, tps / pos]
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = json.dumps(value) if isinstance(value, list | tuple) else value
 
 
-def _pr_curve(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-score, kind="mergesort")
-    t = positive[order]
-    tp = np.cumsum(t)
-    precision = tp / np.arange(1, len(t) + 1)
-    recall = tp / max(t.sum(), 1)
-    return np.r_[0, recall], np.r_[1, precision]
+def run_params(spec: Candidate, config: ExperimentConfig) -> dict[str, Any]:
+    """The candidate's, the CV's and the evaluation's settings as flat MLflow parameters ("candidate.C": 1.0)."""
+    out: dict[str, Any] = {}
+    _flatten("candidate", spec.model_dump(mode="json"), out)
+    _flatten("cv", config.cv.model_dump(mode="json"), out)
+    _flatten("evaluation", config.evaluation.model_dump(mode="json"), out)
+    return {k: ("null" if v is None else v) for k, v in out.items()}
+
+
+def metric_dict(prefix: str, metrics: dict[str, Estimate]) -> dict[str, float]:
+    """Point values and interval bounds as MLflow metrics (``roc_auc``, ``roc_auc_ci_low``, ...); NaNs left out."""
+    out: dict[str, float] = {}
+    for name, est in metrics.items():
+        for suffix, value in (("", est.value), ("_ci_low", est.low), ("_ci_high", est.high)):
+            if not np.isnan(value):
+                out[f"{prefix}{name}{suffix}"] = float(value)
+    return out
+
+
+def log_cv_artifacts(
+    cv: CVResult, item_ids: list[str], categories: list[str], run_dir: Path, title: str, ev: EvaluationConfig
+) -> None:
+    """The plots, the per-category slices and the out-of-fold predictions (item ids and numbers only)."""
+    import mlflow
+
+    from training.plots import plot_all
+
+    for path in plot_all(cv.y, cv.P, cv.L, run_dir / "plots", title, ev.ece_bins):
+        mlflow.log_artifact(str(path), artifact_path="plots")
+    majority_label = (cv.L.mean(axis=0) >= 0.5).astype(int)
+    slice_table = slices(cv.y, cv.p_mean, majority_label, categories, ev.min_slice_size, ev.ece_bins)
+    slice_table.to_csv(run_dir / "slices.csv", index=False)
+    mlflow.log_artifact(str(run_dir / "slices.csv"))
+    oof = pd.DataFrame({"item_id": item_ids, "case_id": cv.groups, "label": cv.y})
+    for r in range(cv.P.shape[0]):
+        oof[f"p_upheld_repeat{r}"] = cv.P[r]
+    oof.to_csv(run_dir / "oof_predictions.csv", index=False)
+    mlflow.log_artifact(str(run_dir / "oof_predictions.csv"))

@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
+from features.compiled import CompiledModel
 from features.concepts import checklist_rows
 from training.candidates import ImrEstimator, default_groups, mask_text
 from training.splits import inner_splits
@@ -47,7 +48,15 @@ _TEMPLATES = re.compile(
     re.IGNORECASE,
 )
 _MAX_TEXT_CHARS = 40_000
+#: Checklist results shared by every model of a process (see MonotoneReasonModel.checklist).
+_CHECKLISTS: dict[tuple[Any, str, str, str], tuple[Any, ...]] = {}
+_CHECKLIST_CACHE_SIZE = 16_384
 OTHER_CATEGORY = "Other"
+_CANNOT_JUDGE = (
+    "The item text names no treatment or service this model has seen (no category fits and none of its words "
+    "occur in past determinations): state the treatment, e.g. 'Physical therapy, lumbar spine, 2 times a week for "
+    "4 weeks'."
+)
 
 
 @functools.lru_cache(maxsize=8192)  # cross-validation featurises the same few hundred requests many times
@@ -289,7 +298,7 @@ class MonotoneReasonModel(ImrEstimator):
     # -- persistence: the definitions travel by value ------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_cache", None)
+        state.pop("_cache", None)  # a per-model cache of older versions
         state.pop("_stack", None)
         if "definitions_" in state:
             state["definitions_"] = freeze(state["definitions_"])
@@ -324,15 +333,20 @@ class MonotoneReasonModel(ImrEstimator):
         self.vectorizer_.fit(docs)
 
     def checklist(self, item: str, summary: str, guideline: str) -> tuple[Any, ...]:
-        """The model's own checklist results for one request (cached: cross-validation asks many times)."""
-        cache: dict[tuple[str, str, str], tuple[Any, ...]] = self.__dict__.setdefault("_cache", {})
-        key = (item, summary, guideline)
-        found = cache.get(key)
+        """The model's own checklist results for one request.
+
+        Cached across instances (every fold, repeat and candidate of a training run builds a new model that checks
+        the same requests again), keyed by the checklist function itself: a model restored with other (frozen)
+        rules never meets another's results, and the key keeps the function alive, so its identity is not reused.
+        """
+        evaluate = self.definitions_.evaluate_checklist
+        key = (evaluate, item, summary, guideline)
+        found = _CHECKLISTS.get(key)
         if found is None:
-            found = tuple(self.definitions_.evaluate_checklist(item, summary, guideline))
-            if len(cache) > 4096:
-                cache.clear()
-            cache[key] = found
+            found = tuple(evaluate(item, summary, guideline))
+            if len(_CHECKLISTS) >= _CHECKLIST_CACHE_SIZE:
+                _CHECKLISTS.clear()
+            _CHECKLISTS[key] = found
         return found
 
     def _category(self, item: str, given: str) -> str:
@@ -601,11 +615,7 @@ class MonotoneReasonModel(ImrEstimator):
             return []
         known = int(self.vectorizer_.transform([request_text(item, "", "")]).sum())
         if known == 0 or len(set(item.lower().split())) < 2:
-            return [
-                "The item text names no treatment or service this model has seen (no category fits and none of "
-                "its words occur in past determinations): state the treatment, e.g. 'Physical therapy, lumbar "
-                "spine, 2 times a week for 4 weeks'."
-            ]
+            return [_CANNOT_JUDGE]
         return []
 
     def _variants(self, row: Inputs, facts: list[np.ndarray], words_off: bool = False) -> np.ndarray:
@@ -725,3 +735,83 @@ class MonotoneReasonModel(ImrEstimator):
             "attributions": attributions,
             "needs_missing": needs,
         }
+
+    # -- the compiled inference form -----------------------------------------------------------------------------
+    def compiled(self) -> CompiledModel:
+        """This fitted model as data (``features.compiled``): what the registered model serves with.
+
+        Its answers equal :meth:`explain`'s to rounding (``tests/model/test_compiled.py`` checks every real item);
+        the checklist and category rules stay the model's own frozen functions, handed over here.
+        """
+        structures = [self.main_, *self.replicas_]
+        n_words, n_kept, n_flags = len(self.vectorizer_.vocabulary_), len(self.fact_columns_), len(self.flag_codes_)
+        coef = np.vstack([s.heads.coef for s in structures])  # (structures * reasons, features)
+        blocks = np.cumsum([0, n_words, n_kept, n_flags, len(self.categories_)])
+        prior_categories = sorted({c for s in structures for c in s.priors})
+        prior_logit = np.array(
+            [[_logit(s.priors[c]) if c in s.priors else np.nan for c in prior_categories] for s in structures]
+        ).reshape(len(structures), len(prior_categories))
+        arrays = {
+            **{
+                name: coef[:, blocks[k] : blocks[k + 1]].T.copy()
+                for k, name in enumerate(("head_words", "head_facts", "head_flags", "head_categories"))
+            },
+            "head_intercept": np.concatenate([s.heads.intercept for s in structures]),
+            "reason_weight": np.vstack([s.reason_weight for s in structures]).reshape(len(structures), -1),
+            "fact_weight": np.vstack([s.fact_weight for s in structures]).reshape(len(structures), n_kept),
+            "flag_weight": np.vstack([s.flag_weight for s in structures]).reshape(len(structures), n_flags),
+            "intercept": np.array([s.intercept for s in structures], dtype=float),
+            "prior_logit": prior_logit,
+            "default_prior_logit": np.array([float(_logit(s.default_prior)) for s in structures]),
+        }
+        d = self.definitions_
+        compiled = CompiledModel(self._compiled_tables(), arrays, d.evaluate_checklist, d.categorize)
+        probe = "Dr. Smith saw the injured worker, a 45-year-old male, on 3/4/2016: PT 2x6 . who sustained an injury"
+        if compiled.masked_text(probe, "MTUS", probe) != request_text(probe, "MTUS", probe):
+            raise RuntimeError("the compiled masking patterns no longer match request_text: update compiled()")
+        return compiled
+
+    def _compiled_tables(self) -> dict[str, Any]:
+        from features.compiled import FORMAT_NAME, FORMAT_VERSION
+
+        d = self.definitions_
+        vocabulary = sorted(self.vectorizer_.vocabulary_, key=self.vectorizer_.vocabulary_.__getitem__)
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "vocabulary": vocabulary,
+            "token_pattern": self.vectorizer_.token_pattern,
+            "masks": [[p.pattern, int(p.flags), repl] for p, repl in _mask_steps()],
+            "limits": {"item": 2000, "guideline": 2000, "summary": _MAX_TEXT_CHARS},
+            "fact_codes": list(self.fact_codes_),
+            "fact_columns": [int(j) for j in self.fact_columns_],
+            "flag_codes": list(self.flag_codes_),
+            "categories": list(self.categories_),
+            "prior_categories": sorted({c for s in [self.main_, *self.replicas_] for c in s.priors}),
+            "codes": list(self.codes_),
+            "priors": {c: float(v) for c, v in self.main_.priors.items()},
+            "default_prior": float(self.main_.default_prior),
+            "base_rate": float(self.main_.base_rate),
+            "other_category": OTHER_CATEGORY,
+            "cannot_judge_words": _CANNOT_JUDGE,
+            "concepts": d.concepts,
+            "needs": d.needs,
+            "kinds": d.kinds,
+            "reasons": d.reasons,
+            "titles": d.titles,
+            "advice": d.advice,
+        }
+
+
+def _mask_steps() -> list[tuple[re.Pattern[str], str]]:
+    """:func:`request_text`'s substitutions in order (``mask_text``'s, then the templates), for the compiled form."""
+    from training.candidates import base
+
+    return [
+        (base._DATE, " xdate "),
+        (base._AGE, " xage "),
+        (base._TITLED_NAME, " xname "),
+        (base._PERSON, " xperson "),
+        (base._DIGITS, " xnum "),
+        (_TEMPLATES, " "),
+    ]

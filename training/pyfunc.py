@@ -16,6 +16,13 @@ champion has a linear head over named features. ``similar(records, k)`` returns 
 determinations from the index built at training time and shipped in the model's artifacts (``similar/``: JSON,
 npz and parquet, loaded without running code; see ``features.similar``).
 
+A model with a compiled inference form (``features.compiled``; the coherent estimate has one) ships it as
+``compiled/`` (``arrays.npz`` + ``tables.json``, data only) and ``predict_records`` scores with it: one
+featurisation per request, every head of every structure in one stacked product, no pandas and no scikit-learn
+input validation. ``predict`` (``mlflow models serve``), the API, batch and Ray scoring all go through
+``predict_records``, so they all take that path. The similar-determinations query runs through
+``features.compiled.SimilarLookup`` (the same hits as ``SimilarIndex.query``, without per-query sparse matrices).
+
 The wrapper itself is logged as code (``training/pyfunc_entry.py``, MLflow's models-from-code), not pickled.
 Serialisation: the fitted estimator is a joblib (pickle) file inside the model's artifact folder. Loading a pickle
 runs code, which is acceptable here because a model is only ever loaded from our own registry, written by
@@ -40,7 +47,7 @@ from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
 from features.paths import REPO_ROOT
 from features.schema import LABEL_NAMES, LABELS
-from features.view import PrescreenRequest, view_frame
+from features.view import PrescreenRequest, view, view_frame
 
 #: Columns of the raw request, in PrescreenRequest order; only item_text is required.
 REQUEST_COLUMNS: tuple[str, ...] = tuple(PrescreenRequest.model_fields)
@@ -80,6 +87,7 @@ class PrescreenModel(PythonModel):
         self._meta: dict[str, Any] = meta or {}
         self._similar: Any = None
         self._linear: tuple[Any, np.ndarray, list[str | None]] | None = None
+        self._compiled: Any = _compile(estimator)
 
     # -- MLflow --------------------------------------------------------------------------------------------------
     def load_context(self, context: Any) -> None:
@@ -89,10 +97,12 @@ class PrescreenModel(PythonModel):
         self._meta = json.loads(Path(context.artifacts["metadata"]).read_text(encoding="utf-8"))
         self._similar = None
         if "similar" in context.artifacts:
+            from features.compiled import SimilarLookup
             from features.similar import SimilarIndex
 
-            self._similar = SimilarIndex.load(Path(context.artifacts["similar"]))
+            self._similar = SimilarLookup(SimilarIndex.load(Path(context.artifacts["similar"])))
         self._linear = _linear_parts(self._estimator)
+        self._compiled = _load_compiled(self._estimator, context.artifacts.get("compiled"))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         records: list[dict[str, Any]] = pd.DataFrame(model_input).to_dict(orient="records")  # type: ignore[assignment]
@@ -110,10 +120,14 @@ class PrescreenModel(PythonModel):
         """
         if not records:
             return []
-        frame = view_frame([self._request(r) for r in records])
-        explain = getattr(self._estimator, "explain", None)
-        rows = explain(frame) if callable(explain) else self._generic_explanations(frame)
-        terms = [[] for _ in rows] if callable(explain) else self.top_terms(frame)
+        if self._compiled is not None:  # the compiled form: no pandas, one featurisation, one stacked product
+            rows = self._compiled.explain([view(self._request(r)) for r in records])
+            terms: list[list[dict[str, Any]]] = [[] for _ in rows]
+        else:
+            frame = view_frame([self._request(r) for r in records])
+            explain = getattr(self._estimator, "explain", None)
+            rows = explain(frame) if callable(explain) else self._generic_explanations(frame)
+            terms = [[] for _ in rows] if callable(explain) else self.top_terms(frame)
         out = []
         for row, term in zip(rows, terms, strict=True):
             p = float(row["p_upheld"])
@@ -183,7 +197,7 @@ class PrescreenModel(PythonModel):
         """The k most similar past determinations per request (empty lists when no index was shipped)."""
         if self._similar is None:
             return [[] for _ in records]
-        hits = self._similar.query([self._request(r) for r in records], k=k)
+        hits = self._similar.query([view(self._request(r)) for r in records], k=k)
         return [[hit.as_dict() for hit in row] for row in hits]
 
     def top_terms(self, frame: pd.DataFrame) -> list[list[dict[str, Any]]]:
@@ -246,6 +260,23 @@ def _cannot_judge(item: str, category: str) -> list[str]:
     if category == "Other" and len(set(item.lower().split())) < 2:
         return ["The item text names no treatment or service (no category fits): state the treatment."]
     return []
+
+
+def _compile(estimator: Any) -> Any:
+    """The estimator's compiled inference form (``features.compiled``) when it has one, else None."""
+    compiled = getattr(estimator, "compiled", None)
+    return compiled() if callable(compiled) else None
+
+
+def _load_compiled(estimator: Any, directory: str | None) -> Any:
+    """The compiled form shipped with the model (``compiled/``), with the checklist and category rules frozen in
+    the estimator; a model registered before the compiled form existed is compiled on load."""
+    if directory is None:
+        return _compile(estimator)
+    from features.compiled import CompiledModel
+
+    definitions = estimator.definitions_
+    return CompiledModel.load(Path(directory), definitions.evaluate_checklist, definitions.categorize)
 
 
 def _linear_parts(estimator: Any) -> tuple[Any, np.ndarray, list[str | None]] | None:
@@ -367,6 +398,9 @@ def log_pyfunc(
     joblib.dump(estimator, estimator_path, compress=3)
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
     artifacts = {"estimator": str(estimator_path), "metadata": str(meta_path)}
+    compiled = _compile(estimator)
+    if compiled is not None:
+        artifacts["compiled"] = str(compiled.save(workdir / "compiled"))
     if similar_table is not None and not similar_table.empty:
         from features.similar import SimilarIndex
 

@@ -1,8 +1,8 @@
 """Hyperparameter search with Ray Tune for one candidate of an experiment, on the same grouped CV as training.
 
-``imr tune --config experiments/dwc.yaml --candidate tfidf-lr --samples 16`` runs :func:`run_tuning`:
+``imr tune --config experiments/dwc.yaml --candidate tfidf-lr --samples 16`` runs :func:`tune_experiment`:
 
-1. The experiment's data and folds are prepared once by the training's own code (``training.train.prepare``: rows
+1. The experiment's data and folds are prepared once by the training's own code (``training.context.prepare``: rows
    of the jurisdiction, leak-checked pre-submission view, labels, case groups; then the case-grouped stratified
    repeated folds of the config's ``cv``), so a trial's score is what ``make train`` would report for that setting.
 2. Ray Tune samples ``num_samples`` settings from the candidate kind's search space (:data:`SEARCH_SPACES`); each
@@ -38,9 +38,10 @@ from features.paths import REPO_ROOT
 from features.paths import items_path as default_items_path
 from training.candidates import build_candidate
 from training.config import EXPERIMENTS_DIR, Candidate, ExperimentConfig, load_config, parse_candidate
+from training.context import Say, prepare
 from training.evaluate import METRIC_NAMES, cross_validate, summarize
 from training.splits import Fold
-from training.train import Say, _experiment_id, _folds, default_tracking_uri, prepare
+from training.train import _experiment_id, _folds, default_tracking_uri
 
 #: The metric trials are ranked by (higher is better), as the promotion gates compare candidates.
 TUNE_METRIC: Final = "roc_auc"
@@ -369,30 +370,6 @@ def default_output(config_path: Path, candidate: str) -> Path:
 # -- the command -----------------------------------------------------------------------------------------------------
 
 
-def run_tuning(
-    config_path: Path,
-    candidate: str,
-    num_samples: int = 16,
-    tracking_uri: str | None = None,
-    output_config: Path | None = None,
-    *,
-    num_workers: int | None = None,
-    items_path: Path | None = None,
-    seed: int | None = None,
-) -> Path:
-    """Tune ``candidate`` of the experiment at ``config_path``; log to MLflow; write and return the tuned file."""
-    return tune_experiment(
-        config_path,
-        candidate,
-        num_samples,
-        tracking_uri,
-        output_config,
-        num_workers=num_workers,
-        items_path=items_path,
-        seed=seed,
-    ).output_config
-
-
 def tune_experiment(
     config_path: Path,
     candidate: str,
@@ -405,7 +382,7 @@ def tune_experiment(
     seed: int | None = None,
     say: Say = print,
 ) -> TuningResult:
-    """:func:`run_tuning`, returning every trial and the parent run as well."""
+    """Tune ``candidate`` of the experiment at ``config_path``, log to MLflow and write the tuned config file."""
     started = time.perf_counter()
     if num_samples < 1:
         raise TuningError("num_samples must be at least 1")

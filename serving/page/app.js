@@ -5,25 +5,9 @@
 (() => {
   const KEY_STORAGE = "imr-api-key";
   const LIVE_DELAY_MS = 300;
-  const state = { config: null, seq: 0, controller: null, scored: false, timer: null, previous: new Map() };
-
-  const $ = (selector, root = document) => root.querySelector(selector);
-  const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
-
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs)) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else if (name === "text") node.textContent = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  // kept: the last scored case (request and answer), for the PDF report, exports and saving.
+  const state = { config: null, seq: 0, controller: null, scored: false, timer: null, previous: new Map(), kept: null };
+  const { $, $$, el, form, keep, evaluation } = window.IMR;
 
   // ---- API access -------------------------------------------------------------------------------------------
 
@@ -77,43 +61,101 @@
 
   // ---- tabs -------------------------------------------------------------------------------------------------
 
+  // One tab in the Tab order (the selected one); arrow keys, Home and End move between tabs (WAI-ARIA tabs).
   function showView(name) {
-    for (const tab of $$(".tabs [role=tab]")) tab.setAttribute("aria-selected", String(tab.dataset.view === name));
+    for (const tab of $$(".tabs [role=tab]")) {
+      const selected = tab.dataset.view === name;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+    }
     for (const view of $$(".view")) view.hidden = view.id !== `view-${name}`;
     clearAlert();
     if (name === "evaluation") loadEvaluation();
   }
 
+  function tabKeys(event) {
+    const tabs = $$(".tabs [role=tab]");
+    const at = tabs.indexOf(event.target);
+    const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 };
+    if (at === -1 || !(event.key in moves)) return;
+    event.preventDefault();
+    const next = tabs[(moves[event.key] + tabs.length) % tabs.length];
+    showView(next.dataset.view);
+    next.focus();
+  }
+
   // ---- the request form -------------------------------------------------------------------------------------
 
-  function addItem(text = "") {
-    const row = $("#item-row").content.firstElementChild.cloneNode(true);
-    const input = $(".item-text", row);
-    input.value = text;
-    input.addEventListener("input", scheduleLive);
-    $(".remove-item", row).addEventListener("click", () => {
-      row.remove();
-      if (!$$("#items .item-row").length) addItem();
-      scheduleLive();
-    });
-    $("#items").append(row);
+  function updateAddButton() {
     const max = state.config ? state.config.max_items : 21;
     $("#add-item").disabled = $$("#items .item-row").length >= max;
+  }
+
+  // Focus stays in the list after Remove: on the next item, else on "Add item" (never lost to the page body).
+  function removeItem(row) {
+    const rows = $$("#items .item-row");
+    const next = rows[rows.indexOf(row) + 1];
+    row.remove();
+    if (!$$("#items .item-row").length) addItem().focus();
+    else if (next) $(".item-text", next).focus();
+    else $("#add-item").focus();
+    updateAddButton();
+    scheduleLive();
+  }
+
+  function addItem(item = {}) {
+    const row = $("#item-row").content.firstElementChild.cloneNode(true);
+    const input = $(".item-text", row);
+    input.value = item.item_text || "";
+    input.addEventListener("input", scheduleLive);
+    $(".remove-item", row).addEventListener("click", () => removeItem(row));
+    $("#items").append(row);
+    form.setupItem(row, scheduleLive);
+    form.fillItem(row, item);
+    form.applyJurisdiction();
+    updateAddButton();
     return input;
   }
 
+  // The rows with text become the items; each carries its structured fields when the jurisdiction reads them.
   function collectRequest() {
-    const texts = $$("#items .item-text").map((input) => input.value.trim()).filter(Boolean);
+    const jurisdiction = $("#jurisdiction").value;
+    const rows = $$("#items .item-row").filter((row) => $(".item-text", row).value.trim());
+    const items = rows.map((row) => ({ item_text: $(".item-text", row).value.trim(), ...form.itemFields(row, jurisdiction) }));
     return {
       body: {
-        jurisdiction: $("#jurisdiction").value,
+        jurisdiction,
         summary: $("#summary").value,
         ur_text: $("#ur-text").value,
         claims_guideline: $("#guideline").value,
-        items: texts.map((text) => ({ item_text: text })),
+        ...form.caseFields(jurisdiction),
+        items,
       },
-      texts,
+      texts: items.map((item) => item.item_text),
+      rows,
     };
+  }
+
+  // A reopened saved case: the form as it was saved, then scored again (the model may have changed since).
+  function openCase(body) {
+    $("#jurisdiction").value = body.jurisdiction || "dwc";
+    form.applyJurisdiction();
+    $("#summary").value = body.summary || "";
+    $("#ur-text").value = body.ur_text || "";
+    $("#guideline").value = body.claims_guideline || "";
+    $("#items").replaceChildren();
+    for (const item of body.items && body.items.length ? body.items : [{}]) addItem(item);
+    form.fillCase(body);
+    showView("prescreen");
+    prescreen(false);
+  }
+
+  // An answer that no longer matches the form must not stay on screen (or be exported, saved or printed).
+  function clearResults() {
+    state.kept = null;
+    $("#results").replaceChildren();
+    $("#result-area").hidden = true;
+    state.previous.clear();
   }
 
   function busy(on) {
@@ -122,9 +164,15 @@
   }
 
   async function prescreen(silent) {
-    const { body, texts } = collectRequest();
+    const { body, texts, rows } = collectRequest();
     if (!texts.length) {
       if (!silent) showErrors([{ field: "items", reason: "add at least one disputed item" }]);
+      return;
+    }
+    const problems = form.validate(body, rows);
+    if (problems.length) {
+      clearResults();
+      showErrors(problems);
       return;
     }
     const seq = ++state.seq;
@@ -142,14 +190,20 @@
       const data = await readJson(response);
       if (seq !== state.seq) return; // a newer edit is on its way
       if (!response.ok) {
+        clearResults();
         showErrors(errorsOf(data, response));
         return;
       }
       clearAlert();
       renderResults(data, texts);
+      state.kept = { body, answer: data };
       state.scored = true;
+      if (!silent) $("#results-heading").focus(); // a what-if re-score never takes focus from the field being typed in
     } catch (error) {
-      if (error.name !== "AbortError") showErrors([{ field: "network", reason: "the server could not be reached" }]);
+      if (error.name !== "AbortError") {
+        clearResults();
+        showErrors([{ field: "network", reason: "the server could not be reached" }]);
+      }
     } finally {
       if (seq === state.seq) busy(false);
     }
@@ -421,7 +475,20 @@
     container.replaceChildren(...panels);
   }
 
+  // The filing deadline, when the answer carries one (the server computes it from the UR decision date).
+  function renderDeadline(data) {
+    const line = $("#deadline");
+    line.hidden = !data.filing_deadline;
+    if (!data.filing_deadline) return;
+    const days = data.days_left;
+    const left = days === null || days === undefined ? "" : days < 0 ? ` (passed ${-days} day${days === -1 ? "" : "s"} ago)` : ` (${days} day${days === 1 ? "" : "s"} left)`;
+    line.textContent = `File the IMR application by ${data.filing_deadline}${left}.`;
+    line.classList.toggle("passed", typeof days === "number" && days < 0);
+  }
+
   function renderResults(data, texts) {
+    $("#result-area").hidden = false;
+    renderDeadline(data);
     const container = $("#results");
     data.items.forEach((result, i) => fillResult(resultCard(container, i), result, texts[i]));
     for (const card of $$(".result", container)) {
@@ -479,14 +546,18 @@
     $("#letter-results").replaceChildren(
       el("p", { class: "letter-summary", text: `${data.source}${data.case_id ? ` — case ${data.case_id}` : ""}: the model agrees with the letter on ${right} of ${scored.length} scored item(s).` }),
       el(
-        "table",
-        { class: "letter-table" },
+        "div",
+        { class: "table-scroll" },
         el(
-          "thead",
-          {},
-          el("tr", {}, ...["#", "Item", "p(upheld)", "Band", "Actual outcome", "Agrees"].map((h) => el("th", { text: h }))),
+          "table",
+          { class: "letter-table" },
+          el(
+            "thead",
+            {},
+            el("tr", {}, ...["#", "Item", "p(upheld)", "Band", "Actual outcome", "Agrees"].map((h) => el("th", { text: h }))),
+          ),
+          el("tbody", {}, ...rows),
         ),
-        el("tbody", {}, ...rows),
       ),
       el("p", { class: "model-ref", text: `Model: ${data.model.name} version ${data.model.version}` }),
       el("h2", { class: "letter-details-title", text: "Item by item: checklist, reasons and similar past determinations" }),
@@ -501,31 +572,6 @@
   }
 
   // ---- evaluation -------------------------------------------------------------------------------------------
-
-  const METRIC_LABELS = {
-    roc_auc: "ROC AUC",
-    pr_auc_overturned: "PR AUC (overturned)",
-    brier: "Brier score (lower is better)",
-    log_loss: "Log loss (lower is better)",
-    ece: "Expected calibration error (lower is better)",
-    balanced_accuracy: "Balanced accuracy",
-  };
-  const METRIC_ORDER = Object.keys(METRIC_LABELS);
-  const PLOT_ORDER = ["roc", "reliability", "pr", "confusion"];
-  const PLOT_LABELS = { roc: "ROC curve", reliability: "Reliability (calibration)", pr: "Precision–recall", confusion: "Confusion matrix" };
-
-  function byOrder(order) {
-    return (a, b) => {
-      const ia = order.indexOf(a) === -1 ? 99 : order.indexOf(a);
-      const ib = order.indexOf(b) === -1 ? 99 : order.indexOf(b);
-      return ia - ib || a.localeCompare(b);
-    };
-  }
-  const JURISDICTION_NAMES = { dwc: "Workers' compensation (DWC)", dmhc: "Health plan (DMHC)" };
-
-  function fmt(value) {
-    return value === null || value === undefined ? "" : Number(value).toFixed(3);
-  }
 
   async function loadEvaluation() {
     const root = $("#evaluation");
@@ -543,76 +589,14 @@
       showErrors(errorsOf(data, response));
       return;
     }
-    root.replaceChildren(...data.models.map(evaluationSection));
-    for (const img of $$("img[data-src]", root)) loadPlot(img);
-  }
-
-  function evaluationSection(model) {
-    const title = `${JURISDICTION_NAMES[model.jurisdiction] || model.jurisdiction}`;
-    if (!model.loaded) {
-      return el("section", { class: "eval" }, el("h2", { text: title }), el("p", { text: "No champion loaded yet." }));
-    }
-    const facts = [
-      ["Model", `${model.name} version ${model.version}`],
-      ["Served from", model.source === "registry" ? "the registry" : "the local copy (registry unreachable)"],
-      ["Trained", model.trained_at || "unknown"],
-      ["Data digest", model.data_digest || "unknown"],
-      ["Code commit", model.git_commit || "unknown"],
-    ];
-    if (model.tags && model.tags.candidate) facts.push(["Candidate", model.tags.candidate]);
-    if (model.last_error) facts.push(["Last failed update", model.last_error]);
-    const fallback = model.tags && model.tags.fallback && model.tags.fallback !== "no" ? model.tags.fallback : null;
-    const metricNames = Object.keys(model.metrics).sort(byOrder(METRIC_ORDER));
-    const metricRows = metricNames.map((name) => [name, model.metrics[name]]).map(([name, m]) =>
-      el(
-        "tr",
-        { "data-metric": name },
-        el("td", { text: METRIC_LABELS[name] || name }),
-        el("td", { class: "num value", text: fmt(m.value) }),
-        el("td", { class: "num", text: m.ci_low === null || m.ci_low === undefined ? "" : `${fmt(m.ci_low)} – ${fmt(m.ci_high)}` }),
-      ),
-    );
-    const names = Object.keys(model.plots).sort(byOrder(PLOT_ORDER));
-    return el(
-      "section",
-      { class: "eval", "data-jurisdiction": model.jurisdiction },
-      el("h2", { text: title }),
-      fallback
-        ? el("p", { class: "fallback", text: `No model beat always answering the base rate, so this is the prior per treatment category: ${fallback.replace(/^\[\w+\] /, "")}` })
-        : null,
-      el("dl", {}, ...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
-      el(
-        "table",
-        { class: "metrics" },
-        el("thead", {}, el("tr", {}, el("th", { text: "Metric" }), el("th", { text: "Value" }), el("th", { text: "95% interval" }))),
-        el("tbody", {}, ...metricRows),
-      ),
-      el(
-        "div",
-        { class: "plots" },
-        ...names.map((name) =>
-          el("figure", { class: `plot plot-${name}` }, el("img", { "data-src": model.plots[name], alt: `${name} plot` }), el("figcaption", { text: PLOT_LABELS[name] || name })),
-        ),
-      ),
-    );
-  }
-
-  // Plots come through the API (so the key applies): fetch them as blobs.
-  async function loadPlot(img) {
-    try {
-      const response = await api(img.dataset.src);
-      if (!response.ok) return;
-      img.src = URL.createObjectURL(await response.blob());
-      img.addEventListener("load", () => img.classList.add("loaded"), { once: true });
-    } catch {
-      /* a missing plot leaves its caption */
-    }
+    evaluation.render(root, data, api);
   }
 
   // ---- start ------------------------------------------------------------------------------------------------
 
   async function start() {
     for (const tab of $$(".tabs [role=tab]")) tab.addEventListener("click", () => showView(tab.dataset.view));
+    $(".tabs").addEventListener("keydown", tabKeys);
     $("#add-item").addEventListener("click", () => addItem().focus());
     $("#prescreen-form").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -620,7 +604,11 @@
       prescreen(false);
     });
     for (const id of ["#summary", "#ur-text", "#guideline"]) $(id).addEventListener("input", scheduleLive);
-    $("#jurisdiction").addEventListener("change", scheduleLive);
+    $("#jurisdiction").addEventListener("change", () => {
+      form.applyJurisdiction();
+      clearResults();
+      scheduleLive();
+    });
     $("#letter-form").addEventListener("submit", checkLetter);
     $("#key-form").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -638,9 +626,12 @@
       const first = $$("#jurisdiction option").find((o) => !o.hidden);
       if (first && $("#jurisdiction option:checked").hidden) $("#jurisdiction").value = first.value;
       if (state.config.auth_required && !apiKey()) showKeyPanel(true);
+      updateAddButton();
     } catch {
       /* the form still works with the defaults */
     }
+    form.setup(state.config, scheduleLive);
+    keep.setup({ current: () => state.kept, open: openCase, api, showErrors });
     document.body.dataset.ready = "true";
   }
 

@@ -86,14 +86,15 @@ def test_invalid_prescreen_is_422(small_client: TestClient, body: Any, field: st
     assert_error_shape(small_client.post("/v1/prescreen", json=body), 422, field)
 
 
-def test_invalid_json_is_422(small_client: TestClient) -> None:
+def test_invalid_json_is_400(small_client: TestClient) -> None:
+    """An unreadable body is a 400, as documented (a readable body with a bad field is a 422)."""
     response = small_client.post("/v1/prescreen", content=b'{"summary": "' + MARKER.encode() + b'", ', headers=JSON)
-    errors = assert_error_shape(response, 422, "body")
+    errors = assert_error_shape(response, 400, "body")
     assert errors[0]["reason"] == "is not valid JSON"
 
 
-def test_empty_body_is_422(small_client: TestClient) -> None:
-    assert_error_shape(small_client.post("/v1/prescreen", content=b"", headers=JSON), 422, "body")
+def test_empty_body_is_400(small_client: TestClient) -> None:
+    assert_error_shape(small_client.post("/v1/prescreen", content=b"", headers=JSON), 400, "body")
 
 
 def test_invalid_utf8_is_400(small_client: TestClient) -> None:

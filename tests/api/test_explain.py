@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from features.reasons import REASONS
 from serving.app import create_app
+from serving.champions import Champion, ChampionStore
 from serving.logs import JsonFormatter
-from serving.models import Champion, ChampionStore, load_pyfunc
+from serving.models import load_pyfunc
 from serving.schemas import EXAMPLE_CASE, EXAMPLE_ITEM_RESULT, BatchOut, LetterOut, PrescreenIn, PrescreenOut
 from serving.scoring import case_records
 from tests.conftest import FakeRegistry, make_settings
@@ -224,14 +225,34 @@ def test_a_failing_similar_is_logged_by_type_without_request_text(
 
 
 def test_a_registered_model_without_explanations(fresh_fake_registry: FakeRegistry, tmp_path: Path) -> None:
-    """Through MLflow: a pyfunc without similar() and without top_terms loads and serves the checklist."""
+    """Through MLflow: a pyfunc that ships no index (similar() answers empty lists) and no top_terms loads and serves
+    the checklist."""
     fresh_fake_registry.register("dwc", explain=False)
     with TestClient(create_app(make_settings(fresh_fake_registry.uri, tmp_path / "models"))) as client:
         champion: Champion = client.app.state.services.store.get("dwc")  # type: ignore[attr-defined]
-        assert champion.info.version == "2" and champion.similar is None
+        assert champion.info.version == "2" and champion.similar is not None
         result = only_item(client, PT_DOSED)
         assert result["p_upheld"] == 0.15 and result["similar"] == [] and result["top_terms"] == []
         assert checks(result)["quantity_stated"]["status"] == "passed"
+
+
+class NotServed:
+    """A python model that breaks the contract: it predicts but cannot find similar past determinations."""
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"p_upheld": 0.5} for _ in records]
+
+
+def test_a_model_that_breaks_the_contract_is_refused_with_a_clear_error(
+    fake_registry: FakeRegistry, tmp_path: Path
+) -> None:
+    """A loaded model that is not a ``features.contract.ServedModel`` is never served; /v1/models says why."""
+    settings = make_settings(fake_registry.uri, tmp_path / "models")
+    with TestClient(create_app(settings, ChampionStore(settings, loader=lambda path: NotServed()))) as client:
+        assert client.app.state.services.store.get("dwc") is None  # type: ignore[attr-defined]
+        [dwc] = [m for m in client.get("/v1/models").json()["models"] if m["jurisdiction"] == "dwc"]
+        assert "ModelContractError" in dwc["last_error"] and "ServedModel" in dwc["last_error"]
+        assert "NotServed" in dwc["last_error"]
 
 
 def test_a_model_whose_similar_fails_at_load_serves_without_it(fake_registry: FakeRegistry, tmp_path: Path) -> None:

@@ -133,9 +133,8 @@ def test_letter_text_upload_shows_predicted_and_actual(api_client: Any) -> None:
     response = api_client.post("/v1/letters", files=files)
     assert response.status_code == 200, response.text
     body = LetterOut.model_validate(response.json())
-    assert (
-        body.case_id == "CM99-0000042" and body.source == "letter.txt"
-    )  # never the upload's own name (may carry a patient's)
+    # The answer keeps the upload's own name (it goes back to whoever sent it; errors and logs never repeat it).
+    assert body.case_id == "CM99-0000042" and body.source == "cm99-42.txt"
     assert [i.actual for i in body.items] == ["Upheld", "Overturned"]
     assert [i.prediction.p_upheld for i in body.items] == [0.85, 0.15]
     assert [i.agrees for i in body.items] == [True, True]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.models import registered_champions
+from serving.registry import registered_champions
 from tests.conftest import FakeRegistry, make_settings
 
 pytestmark = [pytest.mark.api, pytest.mark.slow]

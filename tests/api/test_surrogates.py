@@ -122,7 +122,8 @@ def test_a_surrogate_in_a_key_or_the_jurisdiction_is_refused(client: Any) -> Non
 def test_batch_still_refuses_what_is_not_json(client: Any) -> None:
     for body in (b"[NaN]", b'[{"jurisdiction": "dwc"', b"[" * 5000 + b"]" * 5000):
         response = client.post("/v1/prescreen/batch", content=body, headers=JSON)
-        assert response.status_code == 422, response.text
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"] == [{"field": "body", "reason": "is not valid JSON"}]
         assert response.json()["errors"][0]["field"] == "body"
 
 

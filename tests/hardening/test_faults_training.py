@@ -220,7 +220,7 @@ def test_a_trained_champion_carries_its_artifact_hash_and_serving_checks_it(
     from mlflow import MlflowClient
 
     from features.integrity import ARTIFACT_SHA256_TAG, tree_sha256
-    from serving.models import ChampionStore
+    from serving.champions import ChampionStore
     from tests.conftest import make_settings
 
     finish(train(store, data_dir))

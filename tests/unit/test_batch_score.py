@@ -82,7 +82,7 @@ def test_local_scores_good_rows_in_order_and_rejects_bad_ones(fake_registry: Any
     # The band is the verdict (as in the API): 0.5 is "uncertain", which has no label.
     assert out["band"].tolist() == ["likely_upheld", "likely_overturned", "uncertain", "likely_overturned"]
     assert out["label"].fillna("").tolist() == ["Upheld", "Overturned", "", "Overturned"]
-    assert json.loads(out["reasons"][0])[0]["code"] == "quantity_unspecified"
+    assert out["top_reasons"][0][0]["code"] == "quantity_unspecified"
     assert set(out["model_version"]) == {"1"}
     rejects = pd.read_csv(report.rejects_path, dtype={"id": str}, keep_default_na=False)
     assert rejects["id"].tolist() == ["x-1", "x-2", "a-1", "x-3"]
@@ -112,13 +112,13 @@ def test_ids_from_row_numbers_and_missing_champion(tmp_path: Path, fresh_fake_re
 
 
 def test_whole_file_problems_raise(fake_registry: Any, tmp_path: Path) -> None:
-    with pytest.raises(BatchInputError, match="no such"):
+    with pytest.raises(BatchInputError, match="does not exist"):
         score_file(tmp_path / "absent.csv", tmp_path / "out.parquet", "local", fake_registry.uri)
     source = _write(tmp_path / "requests.csv", [{"id": "1", "text": "MRI"}])
     with pytest.raises(BatchInputError, match="jurisdiction or item_text"):
         score_file(source, tmp_path / "out.parquet", "local", fake_registry.uri)
-    with pytest.raises(BatchInputError, match="parquet"):
-        score_file(source, tmp_path / "out.csv", "local", fake_registry.uri)
+    with pytest.raises(BatchInputError, match=r"\*\.csv, \*\.jsonl or \*\.parquet"):
+        score_file(source, tmp_path / "out.xlsx", "local", fake_registry.uri)
 
 
 @pytest.mark.slow

@@ -9,8 +9,9 @@ import pytest
 
 from training.coherence import CoherenceResult
 from training.config import ExperimentConfig
+from training.context import CandidateOutcome
 from training.evaluate import Estimate
-from training.train import CandidateOutcome, _choose
+from training.promote import choose
 
 pytestmark = pytest.mark.unit
 
@@ -64,7 +65,7 @@ def _outcomes(**overrides: Any) -> dict[str, Any]:
 
 
 def test_the_best_candidate_that_beats_the_constant_everywhere_wins() -> None:
-    best, gates, note = _choose(CONFIG, _outcomes(), None, "")
+    best, gates, note = choose(CONFIG, _outcomes(), None, "")
     # "other" has the lower CV log loss but loses to the constant on the temporal test.
     assert best.name == "model" and note == "" and all(g.passed for g in gates)
     assert {g.name for g in gates} >= {
@@ -78,7 +79,7 @@ def test_the_best_candidate_that_beats_the_constant_everywhere_wins() -> None:
 
 def test_an_incoherent_candidate_never_wins() -> None:
     outcomes = _outcomes(model=_outcome("model", "monotone", (0.118, 0.400), (0.064, 0.25), coherent=False))
-    best, _, note = _choose(CONFIG, outcomes, None, "")
+    best, _, note = choose(CONFIG, outcomes, None, "")
     assert best.name == "prior" and "no candidate beat the constant" in note
 
 
@@ -87,7 +88,7 @@ def test_when_nothing_beats_the_constant_the_prior_is_the_champion_and_says_so()
         "model": _outcome("model", "monotone", (0.121, 0.41), (0.064, 0.25)),
         "other": _outcome("other", "monotone", (0.118, 0.40), (0.069, 0.25)),
     }
-    best, gates, note = _choose(CONFIG, _outcomes(**worse), None, "")
+    best, gates, note = choose(CONFIG, _outcomes(**worse), None, "")
     assert best.name == "prior"
     assert "model (failed beats_constant_cv_brier, beats_constant_cv_log_loss)" in note
     assert "other (failed beats_constant_temporal_brier)" in note

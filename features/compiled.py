@@ -1,0 +1,531 @@
+"""The compiled inference form of the coherent estimate (``training.monotone.MonotoneReasonModel``), as data.
+
+Exported at registration from the fitted model (``MonotoneReasonModel.compiled()``) and saved beside it as
+``arrays.npz`` (every structure's coefficients, stacked) and ``tables.json`` (vocabulary, masking patterns, codes,
+priors, words of the explanation): loading it runs no pickle. Serving, batch scoring and Ray scoring all reach the
+model through ``training.pyfunc.PrescreenModel.predict_records``, which scores with this.
+
+What makes it fast (the fitted model's answers, to rounding, for a fraction of the cost):
+
+- a request is featurised once: masked text, word n-grams looked up in the vocabulary (a dict, no vectorizer
+  input validation), the checklist run once and reused for the facts, the flags and the explanation;
+- every head of every structure (the main model and its bootstrap replicates) is one block of a stacked
+  coefficient matrix, so one request's reason logits are one gather-and-sum over its words plus three small
+  dense products; fixes, attributions and "other wording" are rows of one small product on the main structure;
+- no pandas and no scikit-learn on the hot path.
+
+The checklist and the category rules stay code: they are the functions frozen (by value) inside the registered
+model, handed to :class:`CompiledModel` by the wrapper that loads it; without them the live ``features`` code is
+used, which answers the same only while ``features.checklist`` and ``features.categories`` are unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import scipy.sparse as sp
+
+from features.concepts import checklist_rows
+
+FORMAT_NAME: Final = "imr-compiled-monotone"
+FORMAT_VERSION: Final = 1
+ARRAYS_FILE: Final = "arrays.npz"
+TABLES_FILE: Final = "tables.json"
+#: The arrays every compiled model has (see :meth:`CompiledModel.from_parts`).
+ARRAY_NAMES: Final = (
+    "head_words",  # (words, structures * reasons): reason-head weights of each word n-gram
+    "head_facts",  # (kept facts, structures * reasons)
+    "head_flags",  # (flags, structures * reasons)
+    "head_categories",  # (categories, structures * reasons)
+    "head_intercept",  # (structures * reasons,)
+    "reason_weight",  # (structures, reasons): v >= 0
+    "fact_weight",  # (structures, kept facts): u <= 0
+    "flag_weight",  # (structures, flags): f >= 0
+    "intercept",  # (structures,)
+    "prior_logit",  # (structures, prior categories): logit of each structure's category prior (NaN: its default)
+    "default_prior_logit",  # (structures,)
+)
+
+#: Featurised requests kept (the page re-scores the same request as one edits another item; batch rows repeat).
+CACHE_SIZE: Final = 4096
+
+Checklist = Callable[[str, str, str], Sequence[Any]]
+Categorize = Callable[[str], str]
+
+
+class CompiledFormatError(ValueError):
+    """A folder that is not a compiled model this code can read (wrong format, version or shapes)."""
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+
+def _percentiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the 2.5th and 97.5th percentiles (numpy's default, linear interpolation) without its overhead."""
+    ordered = np.sort(values, axis=1)
+    out = []
+    for q in (0.025, 0.975):
+        position = q * (ordered.shape[1] - 1)
+        below = int(np.floor(position))
+        above = min(below + 1, ordered.shape[1] - 1)
+        fraction = position - below
+        out.append(ordered[:, below] + (ordered[:, above] - ordered[:, below]) * fraction)
+    return out[0], out[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Featurized:
+    """One request as the model reads it: active word columns, fact and flag indicators, category, checks."""
+
+    words: np.ndarray  # int64 column indices of the word n-grams present
+    facts: np.ndarray  # (facts,) 0/1 over every documented fact code
+    flags: np.ndarray  # (flags,) 0/1
+    category: str
+    checks: tuple[Any, ...]
+
+
+class CompiledModel:
+    """Scores and explains view rows (``features.view.view`` dicts) exactly as the fitted model does."""
+
+    def __init__(
+        self,
+        tables: Mapping[str, Any],
+        arrays: Mapping[str, np.ndarray],
+        checklist: Checklist | None = None,
+        categorize: Categorize | None = None,
+    ) -> None:
+        if tables.get("format") != FORMAT_NAME or tables.get("format_version") != FORMAT_VERSION:
+            raise CompiledFormatError(
+                f"not a {FORMAT_NAME} v{FORMAT_VERSION} model (got {tables.get('format')} "
+                f"v{tables.get('format_version')}): re-register it with `make train`"
+            )
+        missing = [name for name in ARRAY_NAMES if name not in arrays]
+        if missing:
+            raise CompiledFormatError(f"compiled model lacks arrays {missing}")
+        if checklist is None or categorize is None:
+            from features import categories
+            from features import checklist as live_checklist
+
+            checklist = checklist or live_checklist.evaluate_checklist
+            categorize = categorize or categories.categorize
+        self.tables = dict(tables)
+        self.arrays = {name: np.ascontiguousarray(arrays[name], dtype=np.float64) for name in ARRAY_NAMES}
+        self._checklist, self._categorize = checklist, categorize
+        self._vocabulary = {term: j for j, term in enumerate(tables["vocabulary"])}
+        self._token = re.compile(tables["token_pattern"])
+        self._masks = [(re.compile(p, flags), repl) for p, flags, repl in tables["masks"]]
+        self._limits = tables["limits"]
+        self._fact_index = {code: j for j, code in enumerate(tables["fact_codes"])}
+        self._kept = np.asarray(tables["fact_columns"], dtype=np.int64)
+        self._category_index = {c: j for j, c in enumerate(tables["categories"])}
+        self._prior_index = {c: j for j, c in enumerate(tables["prior_categories"])}
+        self._check_shapes()
+        self._cache: dict[tuple[str, str, str, str], Featurized] = {}
+        self.cache_size = CACHE_SIZE
+
+    def _check_shapes(self) -> None:
+        a, t = self.arrays, self.tables
+        structures, reasons = a["reason_weight"].shape
+        width = structures * reasons
+        expected = {
+            "head_words": (len(t["vocabulary"]), width),
+            "head_facts": (len(t["fact_columns"]), width),
+            "head_flags": (len(t["flag_codes"]), width),
+            "head_categories": (len(t["categories"]), width),
+            "head_intercept": (width,),
+            "fact_weight": (structures, len(t["fact_columns"])),
+            "flag_weight": (structures, len(t["flag_codes"])),
+            "intercept": (structures,),
+            "prior_logit": (structures, len(t["prior_categories"])),
+            "default_prior_logit": (structures,),
+        }
+        wrong = [f"{k} {a[k].shape} != {v}" for k, v in expected.items() if a[k].shape != v]
+        if wrong or reasons != len(t["codes"]):
+            raise CompiledFormatError(f"compiled model arrays do not fit its tables: {'; '.join(wrong) or 'codes'}")
+
+    # -- persistence ---------------------------------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        """Write ``arrays.npz`` and ``tables.json`` (data only: loading them runs no code)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(directory / ARRAYS_FILE, **self.arrays)  # type: ignore[arg-type]
+        (directory / TABLES_FILE).write_text(json.dumps(self.tables, ensure_ascii=False), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(
+        cls, directory: Path, checklist: Checklist | None = None, categorize: Categorize | None = None
+    ) -> CompiledModel:
+        """Read a folder written by :meth:`save` (``allow_pickle=False``: no code runs)."""
+        directory = Path(directory)
+        missing = [name for name in (ARRAYS_FILE, TABLES_FILE) if not (directory / name).is_file()]
+        if missing:
+            raise CompiledFormatError(f"{directory} is not a compiled model: missing {', '.join(missing)}")
+        tables = json.loads((directory / TABLES_FILE).read_text(encoding="utf-8"))
+        with np.load(directory / ARRAYS_FILE, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        return cls(tables, arrays, checklist, categorize)
+
+    # -- featurising ---------------------------------------------------------------------------------------------
+    def masked_text(self, item: str, guideline: str, summary: str) -> str:
+        """The text the word indicators read (``training.monotone.request_text``, from its stored patterns)."""
+        limits = self._limits
+        text = f"{item[: limits['item']]} . {guideline[: limits['guideline']]} . {summary[: limits['summary']]}"
+        for pattern, replacement in self._masks:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def word_columns(self, text: str) -> np.ndarray:
+        """Sorted vocabulary columns of the unigrams and bigrams of ``text`` (CountVectorizer's analyzer, binary)."""
+        tokens = self._token.findall(text.lower())
+        vocabulary = self._vocabulary
+        found = {vocabulary.get(t) for t in tokens}
+        found.update(vocabulary.get(f"{a} {b}") for a, b in itertools.pairwise(tokens))
+        found.discard(None)
+        return np.array(sorted(found), dtype=np.int64)  # type: ignore[type-var]
+
+    def _category_of(self, item: str, given: str) -> str:
+        # As the fitted model: its own (frozen) rules decide, unless the request named a category of its own.
+        from features.categories import categorize as live
+
+        return str(self._categorize(item)) if given in ("", "unknown", live(item)) else given
+
+    def featurize(self, row: Mapping[Any, Any]) -> Featurized:
+        """One view row (``features.view.view``) featurised: text once, checklist once (and kept: a bounded cache of
+        the last :data:`CACHE_SIZE` requests; ``cache_size = 0`` turns it off)."""
+        item, summary, guideline = str(row["item_text"]), str(row["summary"]), str(row["claims_guideline"])
+        key = (item, summary, guideline, str(row["treatment_category"]))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._featurize(item, summary, guideline, key[3])
+            if self.cache_size > 0:
+                if len(self._cache) >= self.cache_size:
+                    self._cache.clear()
+                self._cache[key] = found
+        return found
+
+    def _featurize(self, item: str, summary: str, guideline: str, given: str) -> Featurized:
+        words = self.word_columns(self.masked_text(item, guideline, summary))
+        checks = tuple(self._checklist(item, summary, guideline))
+        status = {c.code: c.status for c in checks}
+        facts = np.array([status.get(code) == "passed" for code in self.tables["fact_codes"]], dtype=np.float64)
+        flags = np.array([status.get(code) == "missing" for code in self.tables["flag_codes"]], dtype=np.float64)
+        category = self._category_of(item, given)
+        return Featurized(words, facts, flags, category, checks)
+
+    # -- scoring -------------------------------------------------------------------------------------------------
+    def _prior_logits(self, categories: Sequence[str]) -> np.ndarray:
+        """(rows, structures): logit of each structure's prior for each row's category."""
+        a = self.arrays
+        columns = [self._prior_index.get(c, -1) for c in categories]
+        out = np.tile(a["default_prior_logit"], (len(categories), 1))
+        for i, j in enumerate(columns):
+            if j >= 0:
+                known = a["prior_logit"][:, j]
+                out[i] = np.where(np.isnan(known), out[i], known)
+        return out
+
+    def _base_logits(self, rows: Sequence[Featurized]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, structures * reasons) head logits of every structure without the facts' terms: with the words,
+        and without them (for "other wording of the request")."""
+        a = self.arrays
+        rest = np.tile(a["head_intercept"], (len(rows), 1))
+        rest += np.vstack([r.flags for r in rows]) @ a["head_flags"]
+        for i, r in enumerate(rows):
+            j = self._category_index.get(r.category)
+            if j is not None:
+                rest[i] += a["head_categories"][j]
+        if len(rows) == 1:
+            return rest + a["head_words"][rows[0].words].sum(axis=0), rest
+        indptr = np.cumsum([0, *(len(r.words) for r in rows)])
+        indices = np.concatenate([r.words for r in rows])
+        X = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), a["head_words"].shape[0]))
+        return rest + X @ a["head_words"], rest
+
+    def _outcomes(self, P: np.ndarray, kept: np.ndarray, flags: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """(rows, structures) p(upheld) from (rows, structures, reasons) reason probabilities."""
+        a = self.arrays
+        z = (
+            prior
+            + a["intercept"]
+            + np.einsum("nsr,sr->ns", P, a["reason_weight"])
+            + kept @ a["fact_weight"].T
+            + flags @ a["flag_weight"].T
+        )
+        return _sigmoid(z)
+
+    def score(
+        self, rows: Sequence[Featurized], base: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """p(upheld), its 95 % interval (low, high) and the main structure's reason probabilities."""
+        structures, reasons = self.arrays["reason_weight"].shape
+        kept = np.vstack([r.facts for r in rows])[:, self._kept]
+        flags = np.vstack([r.flags for r in rows])
+        logits = (self._base_logits(rows)[0] if base is None else base) + kept @ self.arrays["head_facts"]
+        P = _sigmoid(logits).reshape(len(rows), structures, reasons)
+        scores = self._outcomes(P, kept, flags, self._prior_logits([r.category for r in rows]))
+        p = scores[:, 0]
+        if structures > 1:
+            low, high = _percentiles(scores[:, 1:])
+            low, high = np.minimum(low, p), np.maximum(high, p)
+        else:
+            low, high = p.copy(), p.copy()
+        return p, low, high, P[:, 0, :]
+
+    def _variants(self, row: Featurized, base: np.ndarray, facts: np.ndarray) -> np.ndarray:
+        """p(upheld) of the main structure for the row with each fact vector (rows of ``facts``) instead of its own;
+        ``base`` holds, per variant, the row's main-structure head logits without the facts' terms."""
+        a = self.arrays
+        reasons = a["reason_weight"].shape[1]
+        kept = facts[:, self._kept]
+        P = _sigmoid(base + kept @ a["head_facts"][:, :reasons])
+        prior = self._prior_logits([row.category])[0, 0]
+        z = (
+            prior
+            + a["intercept"][0]
+            + P @ a["reason_weight"][0]
+            + kept @ a["fact_weight"][0]
+            + float(row.flags @ a["flag_weight"][0])
+        )
+        return _sigmoid(z)
+
+    # -- explaining ----------------------------------------------------------------------------------------------
+    def explain(self, views: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
+        """Per view row: what ``MonotoneReasonModel.explain`` gives (estimate, interval, reasons, checklist, fixes,
+        attributions, needs, cannot-judge), from one featurisation and one stacked product per row."""
+        if not views:
+            return []
+        rows = [self.featurize(v) for v in views]
+        base, without_words = self._base_logits(rows)
+        p, low, high, P = self.score(rows, base)
+        reasons = P.shape[1]
+        no_words = without_words[:, :reasons]
+        out = []
+        for i, row in enumerate(rows):
+            logits = (base[i, :reasons], no_words[i])
+            result = self._explain_row(row, logits, float(p[i]), float(low[i]), float(high[i]), P[i])
+            result["cannot_judge"] = self._cannot_judge(str(views[i]["item_text"]), row.category)
+            out.append(result)
+        return out
+
+    def prior_of(self, category: str) -> float:
+        """The main structure's prior of a category (the letters' rate shrunk toward the published one)."""
+        priors: Mapping[str, float] = self.tables["priors"]
+        return float(priors.get(category, self.tables["default_prior"]))
+
+    @property
+    def base_rate(self) -> float:
+        return float(self.tables["base_rate"])
+
+    def _cannot_judge(self, item: str, category: str) -> list[str]:
+        if category != self.tables["other_category"]:
+            return []
+        known = len(self.word_columns(self.masked_text(item, "", "")))
+        if known == 0 or len(set(item.lower().split())) < 2:
+            return [str(self.tables["cannot_judge_words"])]
+        return []
+
+    def _fix_vectors(self, row: Featurized, fixable: list[str], documented: list[str]) -> np.ndarray:
+        """Fact vectors: each fix alone, every fix at once, each documented fact removed, and the row itself."""
+        index = self._fact_index
+        base = row.facts
+        variants = []
+        for code in fixable:
+            f = base.copy()
+            if code in index:
+                f[index[code]] = 1.0
+            variants.append(f)
+        everything = base.copy()
+        for code in fixable:
+            if code in index:
+                everything[index[code]] = 1.0
+        without = []
+        for code in documented:
+            f = base.copy()
+            f[index[code]] = 0.0
+            without.append(f)
+        return np.vstack([*variants, everything, *without, base])
+
+    def _explain_row(
+        self,
+        row: Featurized,
+        logits: tuple[np.ndarray, np.ndarray],
+        p: float,
+        low: float,
+        high: float,
+        reasons: np.ndarray,
+    ) -> dict[str, Any]:
+        t = self.tables
+        status = {c.code: c.status for c in row.checks}
+        notes = {c.code: c.note for c in row.checks}
+        concepts: Mapping[str, Mapping[str, str]] = t["concepts"]
+        fixable = [c.code for c in row.checks if c.status == "missing" and c.code in concepts]
+        documented = [code for code in t["fact_codes"] if status.get(code) == "passed"]
+        # Every variant in one product: the fixes, all of them, each documented fact removed, the row itself, and
+        # the row with every word off (its own base logits).
+        facts = np.vstack([self._fix_vectors(row, fixable, documented), row.facts])
+        bases = np.repeat(logits[0][None, :], len(facts), axis=0)
+        bases[-1] = logits[1]
+        scored = self._variants(row, bases, facts)
+        p_fix, p_all = scored[: len(fixable)], float(scored[len(fixable)])
+        p_without = scored[len(fixable) + 1 : len(fixable) + 1 + len(documented)]
+        p_no_words = float(scored[-1])
+        kept = set(t["fact_columns"])
+        fixes = [
+            {
+                "check": code,
+                "title": t["titles"].get(code, code),
+                "advice": concepts[code]["fix"],
+                "detail": " ".join(x for x in (t["advice"].get(code, ""), notes.get(code) or "") if x),
+                "p_after": min(float(p_fix[k]), p),
+                "effect": min(float(p_fix[k]), p) - p,
+                "changes_estimate": code in self._fact_index and self._fact_index[code] in kept,
+            }
+            for k, code in enumerate(fixable)
+        ]
+        fixes.sort(key=lambda f: (f["effect"], f["check"]))
+        return {
+            "p_upheld": p,
+            "p_low": low,
+            "p_high": high,
+            "prior": self.prior_of(row.category),
+            "base_rate": self.base_rate,
+            "category": row.category,
+            "reasons": self._reason_rows(reasons),
+            "checklist": checklist_rows(row.checks, t["advice"]),
+            "fixes": fixes,
+            "p_all_fixed": min(p_all, p),
+            "attributions": self._attributions(p, fixes, documented, p_without, p_no_words, status),
+            "needs_missing": [
+                code for code in t["needs"].get(t["kinds"].get(row.category) or "", []) if status.get(code) == "missing"
+            ],
+        }
+
+    def _reason_rows(self, reasons: np.ndarray) -> list[dict[str, Any]]:
+        codes, words = self.tables["codes"], self.tables["reasons"]
+        order = np.argsort(-reasons, kind="stable")
+        return [
+            {"code": codes[j], "label": words.get(codes[j], codes[j]), "probability": round(float(reasons[j]), 4)}
+            for j in order
+        ]
+
+    def _attributions(
+        self,
+        p: float,
+        fixes: list[dict[str, Any]],
+        documented: list[str],
+        p_without: np.ndarray,
+        p_no_words: float,
+        status: Mapping[str, str],
+    ) -> list[dict[str, Any]]:
+        titles = self.tables["titles"]
+        out: list[dict[str, Any]] = [
+            {
+                "check": code,
+                "statement": f"{titles.get(code, code)} (documented)",
+                "effect": round(p - min(float(p_without[k]), 1.0), 4),
+                "direction": "lowers",
+            }
+            for k, code in enumerate(documented)
+        ]
+        out += [
+            {
+                "check": f["check"],
+                "statement": f"{f['title']} (not documented)",
+                "effect": -f["effect"],
+                "direction": "raises",
+            }
+            for f in fixes
+            if f["effect"] < 0
+        ]
+        out += [
+            {"check": code, "statement": f"{titles.get(code, code)} (not met)", "effect": None, "direction": "raises"}
+            for code in self.tables["flag_codes"]
+            if status.get(code) == "missing"
+        ]
+        if p_no_words - p > 0.0005:
+            out.append(
+                {
+                    "check": None,
+                    "statement": "Other wording of the request",
+                    "effect": round(p - p_no_words, 4),
+                    "direction": "lowers",
+                }
+            )
+        return [a for a in out if not isinstance(a["effect"], float) or abs(a["effect"]) >= 0.0005]
+
+
+class SimilarLookup:
+    """The similar-determinations query of a :class:`features.similar.SimilarIndex`, one request at a time without
+    building sparse matrices: the request's TF-IDF terms gather their posting lists and one ``bincount`` sums them.
+
+    The index's analyzers differ from the model's (stop words, accents, digits), so the request is tokenised again
+    here rather than sharing the model's word vector; the view row is computed once per request. Scores are summed
+    in the same order as the index's own sparse product, so the hits are the same (``tests/model/test_compiled.py``).
+    """
+
+    def __init__(self, index: Any) -> None:
+        postings = index.matrix.T.tocsr()
+        postings.sort_indices()
+        self.index = index
+        self._indptr = np.asarray(postings.indptr, dtype=np.int64)
+        self._entries = np.asarray(postings.indices, dtype=np.int64)
+        self._weights = np.asarray(postings.data, dtype=np.float64)
+        self._offset = len(index.item_encoder.terms)
+        self._scale = (np.sqrt(index.item_weight), np.sqrt(1.0 - index.item_weight))
+
+    @staticmethod
+    def _unit(data: np.ndarray) -> np.ndarray:
+        # As features.similar._unit_rows: the norm by reduceat (sequential sums), then a multiply by its inverse.
+        if data.size == 0:
+            return data
+        norm = float(np.sqrt(np.add.reduceat(data**2, [0])[0]))
+        return data * (1.0 / norm if norm > 0 else 0.0)
+
+    def _field(self, encoder: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
+        counts: dict[int, int] = {}
+        vocabulary = encoder.vocabulary
+        for term in encoder.analyzer(text):
+            j = vocabulary.get(term)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        columns = np.array(sorted(counts), dtype=np.int64)
+        data = np.array([counts[j] for j in columns.tolist()], dtype=np.float64)
+        if data.size:
+            data = (np.log(data) + 1.0) * encoder.idf[columns]
+        return columns, self._unit(data)
+
+    def vector(self, row: Mapping[Any, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-norm (columns, values) of one view row, as ``SimilarIndex.encode`` makes it."""
+        from features.similar import field_texts
+
+        item, context = field_texts(row)
+        item_cols, item_data = self._field(self.index.item_encoder, item)
+        context_cols, context_data = self._field(self.index.context_encoder, context)
+        columns = np.concatenate([item_cols, context_cols + self._offset])
+        return columns, self._unit(np.concatenate([item_data * self._scale[0], context_data * self._scale[1]]))
+
+    def scores(self, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Cosine of the query with every indexed entry (zero where no term is shared)."""
+        starts = self._indptr[columns]
+        lengths = self._indptr[columns + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(len(self.index))
+        gather = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        weights = np.repeat(values, lengths) * self._weights[gather]
+        return np.bincount(self._entries[gather], weights=weights, minlength=len(self.index))
+
+    def query(self, views: Sequence[Mapping[Any, Any]], k: int) -> list[list[Any]]:
+        """The ``k`` most similar entries per view row, best first (``SimilarIndex.query`` without filters)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        return [self.index._top(self.scores(*self.vector(row)), k, None) for row in views]
