@@ -426,41 +426,57 @@ class CompiledModel:
         p_no_words: float,
         status: Mapping[str, str],
     ) -> list[dict[str, Any]]:
-        titles = self.tables["titles"]
-        out: list[dict[str, Any]] = [
+        return attributions(
+            self.tables["titles"], self.tables["flag_codes"], p, fixes, documented, p_without, p_no_words, status
+        )
+
+
+def attributions(
+    titles: Mapping[str, str],
+    flag_codes: Sequence[str],
+    p: float,
+    fixes: list[dict[str, Any]],
+    documented: list[str],
+    p_without: np.ndarray,
+    p_no_words: float,
+    status: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """What moved the estimate, in words: each documented fact, each fix not made, each flag not met, and the rest
+    of the request's wording (the one home of this list for the fitted model and its compiled form)."""
+    out: list[dict[str, Any]] = [
+        {
+            "check": code,
+            "statement": f"{titles.get(code, code)} (documented)",
+            "effect": round(p - min(float(p_without[k]), 1.0), 4),
+            "direction": "lowers",
+        }
+        for k, code in enumerate(documented)
+    ]
+    out += [
+        {
+            "check": f["check"],
+            "statement": f"{f['title']} (not documented)",
+            "effect": -f["effect"],
+            "direction": "raises",
+        }
+        for f in fixes
+        if f["effect"] < 0
+    ]
+    out += [
+        {"check": code, "statement": f"{titles.get(code, code)} (not met)", "effect": None, "direction": "raises"}
+        for code in flag_codes
+        if status.get(code) == "missing"
+    ]
+    if p_no_words - p > 0.0005:
+        out.append(
             {
-                "check": code,
-                "statement": f"{titles.get(code, code)} (documented)",
-                "effect": round(p - min(float(p_without[k]), 1.0), 4),
+                "check": None,
+                "statement": "Other wording of the request",
+                "effect": round(p - p_no_words, 4),
                 "direction": "lowers",
             }
-            for k, code in enumerate(documented)
-        ]
-        out += [
-            {
-                "check": f["check"],
-                "statement": f"{f['title']} (not documented)",
-                "effect": -f["effect"],
-                "direction": "raises",
-            }
-            for f in fixes
-            if f["effect"] < 0
-        ]
-        out += [
-            {"check": code, "statement": f"{titles.get(code, code)} (not met)", "effect": None, "direction": "raises"}
-            for code in self.tables["flag_codes"]
-            if status.get(code) == "missing"
-        ]
-        if p_no_words - p > 0.0005:
-            out.append(
-                {
-                    "check": None,
-                    "statement": "Other wording of the request",
-                    "effect": round(p - p_no_words, 4),
-                    "direction": "lowers",
-                }
-            )
-        return [a for a in out if not isinstance(a["effect"], float) or abs(a["effect"]) >= 0.0005]
+        )
+    return [a for a in out if not isinstance(a["effect"], float) or abs(a["effect"]) >= 0.0005]
 
 
 class SimilarLookup:

@@ -11,11 +11,11 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 import orjson
 
-from features.contract import ServedModel
+from features.contract import ModelOutput, ReasonOut, ServedModel
 
 
 class ModelOutputError(RuntimeError):
@@ -26,30 +26,9 @@ class ModelContractError(TypeError):
     """A loaded model that is not a ``features.contract.ServedModel``: it cannot be served."""
 
 
-class Reason(TypedDict):
-    code: str
-    label: str
-    probability: float | None
-
-
-class Prediction(TypedDict):
-    p_upheld: float
-    label: str
-    reasons: list[Reason]
-    top_terms: list[Any]  # the model's attribution as it gave it (checked by ``serving.explain.top_terms``)
-    #: The estimate's 95 % interval, the category prior and the base rate (None when the model gives none).
-    p_low: float | None
-    p_high: float | None
-    prior: float | None
-    base_rate: float | None
-    #: The model's own checklist, ranked fixes and attributions (lists of dicts, checked by ``serving.explain``).
-    checklist: list[Any] | None
-    fixes: list[Any]
-    p_all_fixed: float | None
-    attributions: list[Any]
-    needs_missing: list[str]
-    #: Why the model cannot judge the item at all (gibberish, nothing like it in past determinations).
-    cannot_judge: list[str]
+#: What serving reads from a model: the contract's output types (one home, ``features.contract``).
+Reason = ReasonOut
+Prediction = ModelOutput
 
 
 class Predictor(Protocol):

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from features.compiled import CompiledModel
+from features.compiled import attributions as explained_attributions
 from features.concepts import checklist_rows
 from training.candidates import ImrEstimator, default_groups, mask_text
 from training.splits import inner_splits
@@ -677,40 +678,9 @@ class MonotoneReasonModel(ImrEstimator):
             for k, code in enumerate(fixable)
         ]
         fixes.sort(key=lambda f: (f["effect"], f["check"]))
-        attributions = [
-            {
-                "check": code,
-                "statement": f"{d.titles.get(code, code)} (documented)",
-                "effect": round(p - min(float(p_without[k]), 1.0), 4),
-                "direction": "lowers",
-            }
-            for k, code in enumerate(documented)
-        ]
-        attributions += [
-            {
-                "check": f["check"],
-                "statement": f"{f['title']} (not documented)",
-                "effect": -f["effect"],
-                "direction": "raises",
-            }
-            for f in fixes
-            if f["effect"] < 0
-        ]
-        attributions += [
-            {"check": code, "statement": f"{d.titles.get(code, code)} (not met)", "effect": None, "direction": "raises"}
-            for code in self.flag_codes_
-            if status.get(code) == "missing"
-        ]
-        if p_no_words - p > 0.0005:
-            attributions.append(
-                {
-                    "check": None,
-                    "statement": "Other wording of the request",
-                    "effect": round(p - p_no_words, 4),
-                    "direction": "lowers",
-                }
-            )
-        attributions = [a for a in attributions if not isinstance(a["effect"], float) or abs(a["effect"]) >= 0.0005]
+        attributions = explained_attributions(
+            d.titles, self.flag_codes_, p, fixes, documented, p_without, p_no_words, status
+        )
         kind = d.kinds.get(row.category[0])
         needs = [code for code in d.needs.get(kind or "", []) if status.get(code) == "missing"]
         order = np.argsort(-reasons, kind="stable")
