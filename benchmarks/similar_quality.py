@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from features.dataset import load_items
-from features.similar import SimilarIndex, evaluate_index
+from features.similar import SimilarIndex
+from features.similar_eval import evaluate_index
 
 COLUMNS = (
     ("k", "k"),

@@ -18,38 +18,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import dmhc_mapper, structured
-from features.categories import categorize
+from features.categories import CATEGORY_FIELDS, categorize
 from features.schema import Item, Jurisdiction
 from features.structured import CptCode, Icd10Codes, PriorSessions, Quantity, SideIn
 
-#: Columns of the model input frame, in order. Every logged model takes exactly these.
-MODEL_INPUT_COLUMNS: Final[tuple[str, ...]] = (
-    "jurisdiction",
-    "item_text",
-    "summary",
-    "claims_guideline",
-    "treatment_category",
-    "treatment_subcategory",
-    "diagnosis_category",
-    "diagnosis_subcategory",
-    "review_type",
-    "imr_type",
-    "age_range",
-    "gender",
-    "report_year",
-)
 TEXT_COLUMNS: Final[tuple[str, ...]] = ("item_text", "summary", "claims_guideline")
-CATEGORY_COLUMNS: Final[tuple[str, ...]] = tuple(
-    c for c in MODEL_INPUT_COLUMNS if c not in TEXT_COLUMNS and c != "report_year"
-)
-
-
-_DMHC_MAPPED: Final[tuple[str, ...]] = (
-    "treatment_category",
-    "treatment_subcategory",
-    "diagnosis_category",
-    "diagnosis_subcategory",
-)
+#: Columns of the model input frame, in order. Every logged model takes exactly these.
+MODEL_INPUT_COLUMNS: Final[tuple[str, ...]] = ("jurisdiction", *TEXT_COLUMNS, *CATEGORY_FIELDS, "report_year")
+CATEGORY_COLUMNS: Final[tuple[str, ...]] = CATEGORY_FIELDS
+#: The category fields the DMHC mapper derives from the item text when a health-plan request names none.
+_DMHC_MAPPED: Final[tuple[str, ...]] = tuple(c for c in CATEGORY_FIELDS if c.startswith(("treatment_", "diagnosis_")))
 
 
 class PrescreenRequest(BaseModel):

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from serving.batch_output import checks_cell, reasons_cell
-from serving.errors import ErrorItem, is_field_name
+from serving.errors import ErrorItem
 from serving.schemas import PrescreenIn
-from serving.scoring import CSV_COLUMNS
+from serving.scoring import unknown_columns_error
 
 BatchRow = PrescreenIn | list[ErrorItem]
 
@@ -65,13 +65,7 @@ def unknown_columns(text: str) -> list[ErrorItem]:
         header = next(csv.reader(io.StringIO(text, newline="")), [])
     except csv.Error:
         return []  # the row parser reports what is wrong with the file
-    unknown = [name.strip() for name in header if name.strip() and name.strip() not in CSV_COLUMNS]
-    if not unknown:
-        return []
-    named = [name for name in unknown if is_field_name(name)]
-    others = len(unknown) - len(named)
-    listed = ", ".join(named + ([f"{others} more that are not field names"] if others else []))
-    return [{"field": "file", "reason": f"has unknown column(s): {listed} (see PrescreenIn and ItemIn for the names)"}]
+    return unknown_columns_error(header)
 
 
 _CASE_ONLY: Final[set[str]] = {"items"}

@@ -18,10 +18,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from features import dmhc_wording, structured
+from features.categories import CATEGORY_FIELDS
 from features.view import PrescreenRequest
 from serving import explain as ex
 from serving.champions import Champion
-from serving.errors import ErrorItem, validation_errors
+from serving.errors import ErrorItem, is_field_name, validation_errors
 from serving.models import Prediction
 from serving.policy import (
     BAND_LABELS,
@@ -36,8 +37,9 @@ from serving.settings import Settings
 
 #: Keys of every record given to the model: the fields of ``features.view.PrescreenRequest``, in order.
 REQUEST_FIELDS: tuple[str, ...] = tuple(PrescreenRequest.model_fields)
-_CASE_FIELDS = ("diagnosis_category", "diagnosis_subcategory", "review_type", "imr_type", "age_range", "gender")
-_ITEM_FIELDS = ("treatment_category", "treatment_subcategory", *structured.ITEM_FIELDS)
+#: The treatment's categories belong to each item, every other category field to the case.
+_ITEM_FIELDS = (*(c for c in CATEGORY_FIELDS if c.startswith("treatment_")), *structured.ITEM_FIELDS)
+_CASE_FIELDS = tuple(c for c in CATEGORY_FIELDS if not c.startswith("treatment_"))
 _TEXT_FIELDS = ("summary", "ur_text", "claims_guideline")
 
 
@@ -347,6 +349,21 @@ def score_cases(
 CSV_COLUMNS: tuple[str, ...] = (*REQUEST_FIELDS, "ur_decision_date", "expedited", "claim_number", "case_id")
 
 
+def unknown_columns_error(header: Sequence[str]) -> list[ErrorItem]:
+    """A refusal naming the header's columns that are not request fields (none: the header is fine).
+
+    Refused rather than ignored: a misspelt column (``quantitiy``) would otherwise score as if the office had not
+    given it, and the answer would look worse for information the office did send.
+    """
+    unknown = [name.strip() for name in header if name.strip() and name.strip() not in CSV_COLUMNS]
+    if not unknown:
+        return []
+    named = [name for name in unknown if is_field_name(name)]
+    others = len(unknown) - len(named)
+    listed = ", ".join(named + ([f"{others} more that are not field names"] if others else []))
+    return [{"field": "file", "reason": f"has unknown column(s): {listed} (see PrescreenIn and ItemIn for the names)"}]
+
+
 def parse_csv(text: str, max_rows: int) -> tuple[list[PrescreenIn | list[ErrorItem]], list[ErrorItem]]:
     """Rows of a CSV (one disputed item per row, ``PrescreenRequest`` columns) as cases or row errors.
 
@@ -357,6 +374,9 @@ def parse_csv(text: str, max_rows: int) -> tuple[list[PrescreenIn | list[ErrorIt
     missing = [c for c in ("jurisdiction", "item_text") if c not in header]
     if missing:
         return [], [{"field": "file", "reason": f"CSV header lacks column(s): {', '.join(missing)}"}]
+    unknown = unknown_columns_error(header)
+    if unknown:
+        return [], unknown
     reader.fieldnames = header
     rows: list[PrescreenIn | list[ErrorItem]] = []
     try:

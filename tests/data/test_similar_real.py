@@ -11,7 +11,8 @@ import pytest
 
 from features.dataset import build_dataset
 from features.paths import shared_dir
-from features.similar import EXCERPT_CHARS, SimilarIndex, evaluate_index, query_date
+from features.similar import EXCERPT_CHARS, SimilarIndex, query_date
+from features.similar_eval import evaluate_index
 
 pytestmark = pytest.mark.data
 

@@ -97,11 +97,21 @@ def test_case_records_are_prescreen_requests_per_item() -> None:
 
 
 def test_parse_csv_rows_and_file_errors() -> None:
-    rows, errors = parse_csv("jurisdiction,item_text,extra\ndwc,MRI,ignored\ndwc,,\n", max_rows=10)
+    rows, errors = parse_csv("jurisdiction,item_text\ndwc,MRI\ndwc,\n", max_rows=10)
     assert errors == []
     assert isinstance(rows[0], PrescreenIn) and rows[0].items[0].item_text == "MRI"
     assert rows[1] == [{"field": "item_text", "reason": "is required"}]
     assert parse_csv("summary\nx\n", 10)[1][0]["field"] == "file"
+    # a misspelt column is refused, not scored as if the office had left it out
+    assert parse_csv("jurisdiction,item_text,quantitiy\ndwc,MRI,6\n", 10) == (
+        [],
+        [
+            {
+                "field": "file",
+                "reason": "has unknown column(s): quantitiy (see PrescreenIn and ItemIn for the names)",
+            }
+        ],
+    )
     assert parse_csv("jurisdiction,item_text\n", 10)[1] == [{"field": "file", "reason": "has no data rows"}]
     assert parse_csv("jurisdiction,item_text\ndwc,a\ndwc,b\n", 1)[1][0]["reason"] == "has more than 1 rows"
     assert parse_csv("jurisdiction,item_text\ndwc,a,surplus\n", 5)[0][0] == [

@@ -27,9 +27,9 @@ from features.similar import (
     SimilarHit,
     SimilarIndex,
     decided_by,
-    evaluate_index,
     rationale_excerpt,
 )
+from features.similar_eval import evaluate_index
 from features.view import PrescreenRequest
 
 pytestmark = pytest.mark.unit
