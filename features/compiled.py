@@ -124,6 +124,9 @@ class CompiledModel:
         self._masks = [(re.compile(p, flags), repl) for p, flags, repl in tables["masks"]]
         self._limits = tables["limits"]
         self._fact_index = {code: j for j, code in enumerate(tables["fact_codes"])}
+        kept = set(tables["fact_columns"])
+        #: Facts with a weight: a fix of any other check is advice only, it cannot move the estimate.
+        self._changing = {code for code, j in self._fact_index.items() if j in kept}
         self._kept = np.asarray(tables["fact_columns"], dtype=np.int64)
         self._category_index = {c: j for j, c in enumerate(tables["categories"])}
         self._prior_index = {c: j for j, c in enumerate(tables["prior_categories"])}
@@ -333,27 +336,6 @@ class CompiledModel:
             return [str(self.tables["cannot_judge_words"])]
         return []
 
-    def _fix_vectors(self, row: Featurized, fixable: list[str], documented: list[str]) -> np.ndarray:
-        """Fact vectors: each fix alone, every fix at once, each documented fact removed, and the row itself."""
-        index = self._fact_index
-        base = row.facts
-        variants = []
-        for code in fixable:
-            f = base.copy()
-            if code in index:
-                f[index[code]] = 1.0
-            variants.append(f)
-        everything = base.copy()
-        for code in fixable:
-            if code in index:
-                everything[index[code]] = 1.0
-        without = []
-        for code in documented:
-            f = base.copy()
-            f[index[code]] = 0.0
-            without.append(f)
-        return np.vstack([*variants, everything, *without, base])
-
     def _explain_row(
         self,
         row: Featurized,
@@ -371,27 +353,14 @@ class CompiledModel:
         documented = [code for code in t["fact_codes"] if status.get(code) == "passed"]
         # Every variant in one product: the fixes, all of them, each documented fact removed, the row itself, and
         # the row with every word off (its own base logits).
-        facts = np.vstack([self._fix_vectors(row, fixable, documented), row.facts])
+        facts = np.vstack([fact_variants(row.facts, self._fact_index, fixable, documented), row.facts])
         bases = np.repeat(logits[0][None, :], len(facts), axis=0)
         bases[-1] = logits[1]
         scored = self._variants(row, bases, facts)
         p_fix, p_all = scored[: len(fixable)], float(scored[len(fixable)])
         p_without = scored[len(fixable) + 1 : len(fixable) + 1 + len(documented)]
         p_no_words = float(scored[-1])
-        kept = set(t["fact_columns"])
-        fixes = [
-            {
-                "check": code,
-                "title": t["titles"].get(code, code),
-                "advice": concepts[code]["fix"],
-                "detail": " ".join(x for x in (t["advice"].get(code, ""), notes.get(code) or "") if x),
-                "p_after": min(float(p_fix[k]), p),
-                "effect": min(float(p_fix[k]), p) - p,
-                "changes_estimate": code in self._fact_index and self._fact_index[code] in kept,
-            }
-            for k, code in enumerate(fixable)
-        ]
-        fixes.sort(key=lambda f: (f["effect"], f["check"]))
+        fixes = fix_rows(fixable, p_fix, p, t["titles"], concepts, t["advice"], notes, self._changing)
         return {
             "p_upheld": p,
             "p_low": low,
@@ -399,7 +368,7 @@ class CompiledModel:
             "prior": self.prior_of(row.category),
             "base_rate": self.base_rate,
             "category": row.category,
-            "reasons": self._reason_rows(reasons),
+            "reasons": reason_rows(t["codes"], t["reasons"], reasons),
             "checklist": checklist_rows(row.checks, t["advice"]),
             "fixes": fixes,
             "p_all_fixed": min(p_all, p),
@@ -408,14 +377,6 @@ class CompiledModel:
                 code for code in t["needs"].get(t["kinds"].get(row.category) or "", []) if status.get(code) == "missing"
             ],
         }
-
-    def _reason_rows(self, reasons: np.ndarray) -> list[dict[str, Any]]:
-        codes, words = self.tables["codes"], self.tables["reasons"]
-        order = np.argsort(-reasons, kind="stable")
-        return [
-            {"code": codes[j], "label": words.get(codes[j], codes[j]), "probability": round(float(reasons[j]), 4)}
-            for j in order
-        ]
 
     def _attributions(
         self,
@@ -429,6 +390,63 @@ class CompiledModel:
         return attributions(
             self.tables["titles"], self.tables["flag_codes"], p, fixes, documented, p_without, p_no_words, status
         )
+
+
+def fact_variants(base: np.ndarray, index: Mapping[str, int], fixable: list[str], documented: list[str]) -> np.ndarray:
+    """Fact vectors: each fix alone, every fix at once, each documented fact removed, and the row itself (the
+    variants both the fitted model and its compiled form score to rank fixes and attribute the estimate)."""
+    variants = []
+    for code in fixable:
+        f = base.copy()
+        if code in index:
+            f[index[code]] = 1.0
+        variants.append(f)
+    everything = base.copy()
+    for code in fixable:
+        if code in index:
+            everything[index[code]] = 1.0
+    without = []
+    for code in documented:
+        f = base.copy()
+        f[index[code]] = 0.0
+        without.append(f)
+    return np.vstack([*variants, everything, *without, base])
+
+
+def fix_rows(
+    fixable: list[str],
+    p_fix: np.ndarray,
+    p: float,
+    titles: Mapping[str, str],
+    concepts: Mapping[str, Mapping[str, str]],
+    advice: Mapping[str, str],
+    notes: Mapping[str, str | None],
+    changing: set[str],
+) -> list[dict[str, Any]]:
+    """The ranked fixes, largest fall first; a fix never raises the estimate (``p_after`` is capped at ``p``)."""
+    fixes = [
+        {
+            "check": code,
+            "title": titles.get(code, code),
+            "advice": concepts[code]["fix"],
+            "detail": " ".join(x for x in (advice.get(code, ""), notes.get(code) or "") if x),
+            "p_after": min(float(p_fix[k]), p),
+            "effect": min(float(p_fix[k]), p) - p,
+            "changes_estimate": code in changing,
+        }
+        for k, code in enumerate(fixable)
+    ]
+    fixes.sort(key=lambda f: (f["effect"], f["check"]))
+    return fixes
+
+
+def reason_rows(codes: Sequence[str], words: Mapping[str, str], reasons: np.ndarray) -> list[dict[str, Any]]:
+    """The reasons, most probable first, with their labels in words."""
+    order = np.argsort(-reasons, kind="stable")
+    return [
+        {"code": codes[j], "label": words.get(codes[j], codes[j]), "probability": round(float(reasons[j]), 4)}
+        for j in order
+    ]
 
 
 def attributions(

@@ -22,8 +22,6 @@ from case-bootstrap replicates of the whole structure; each replicate is monoton
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,141 +31,23 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from features.compiled import CompiledModel
+from features.compiled import CompiledModel, fact_variants, fix_rows, reason_rows
 from features.compiled import attributions as explained_attributions
 from features.concepts import checklist_rows
-from training.candidates import ImrEstimator, default_groups, mask_text
+from training.bounded_logistic import bounded_logistic, logit, shift_to_mean, sigmoid
+from training.candidates import ImrEstimator, default_groups
+from training.monotone_text import request_text
 from training.splits import inner_splits
 
-# Phrases of the DWC letters' summary templates: the reviewer wrote the summary, and these say who wrote it, not
-# what the office documented ("The injured worker is a 45 year old ... who sustained an industrial injury on").
-_TEMPLATES = re.compile(
-    r"\b(?:this case involves|who sustained an? (?:industrial|work[- ]related|occupational)? ?injur\w*(?: on)?|"
-    r"sustained an? (?:industrial|work[- ]related|occupational)? ?injur\w*|date of injury|"
-    r"(?:is|was) an? (?:xage )?(?:male|female|man|woman|gentleman|lady)\b|xperson|xage|xdate|xname|xnum|"
-    r"male|female|he|she|his|her|him)\b",
-    re.IGNORECASE,
-)
-_MAX_TEXT_CHARS = 40_000
 #: Checklist results shared by every model of a process (see MonotoneReasonModel.checklist).
 _CHECKLISTS: dict[tuple[Any, str, str, str], tuple[Any, ...]] = {}
 _CHECKLIST_CACHE_SIZE = 16_384
 OTHER_CATEGORY = "Other"
-_CANNOT_JUDGE = (
+CANNOT_JUDGE = (
     "The item text names no treatment or service this model has seen (no category fits and none of its words "
     "occur in past determinations): state the treatment, e.g. 'Physical therapy, lumbar spine, 2 times a week for "
     "4 weeks'."
 )
-
-
-@functools.lru_cache(maxsize=8192)  # cross-validation featurises the same few hundred requests many times
-def request_text(item: str, guideline: str, summary: str) -> str:
-    """The text the word indicators read: item, guideline and summary, masked and without template phrases."""
-    text = f"{item[:2000]} . {guideline[:2000]} . {summary[:_MAX_TEXT_CHARS]}"
-    return _TEMPLATES.sub(" ", mask_text(text))
-
-
-def _top_singular_value(X: sp.csr_matrix, XT: sp.csr_matrix, mu: np.ndarray, iterations: int = 30) -> float:
-    """Largest singular value of the column-centred X (power iteration; an upper bound is all the step needs)."""
-    v = np.ones(X.shape[1]) / np.sqrt(max(X.shape[1], 1))
-    value = 0.0
-    for _ in range(iterations):
-        u = X @ v - mu @ v
-        w = XT @ u - mu * u.sum()
-        norm = float(np.linalg.norm(w))
-        if norm == 0.0:
-            return 0.0
-        value, v = np.sqrt(norm), w / norm
-    return float(value) * 1.05  # power iteration approaches from below: keep the step safely small
-
-
-def bounded_logistic(
-    X: sp.csr_matrix | np.ndarray,
-    Y: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    penalty: np.ndarray,
-    offset: np.ndarray | None = None,
-    max_iter: int = 3000,
-    tol: float = 1e-4,
-    init: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """L2-penalised logistic regressions (one per column of ``Y``) with box bounds on every coefficient.
-
-    Minimises, per target k, sum_i logloss(Y_ik, sigmoid(offset_i + b_k + x_i . beta_k)) / n
-    + 0.5 * sum_j penalty_j * beta_jk^2 / n subject to lower <= beta_k <= upper (the intercepts b are free and
-    unpenalised), by accelerated projected gradient (FISTA with restarts): all targets share one sparse product
-    per step, which on a few hundred rows is far cheaper than one quasi-Newton solve per target. Returns
-    (beta of shape (features, targets), b of shape (targets,)). ``init`` warm-starts from a nearby solution (the
-    same problem on resampled rows), which cuts the iterations several-fold.
-    """
-    X = sp.csr_matrix(X)
-    n, d = X.shape
-    Y = np.asarray(Y, dtype=float).reshape(n, -1)
-    k = Y.shape[1]
-    off = np.zeros((n, 1)) if offset is None else np.asarray(offset, dtype=float).reshape(n, 1)
-    XT = X.T.tocsr()
-    lo, hi, pen = lower[:, None], upper[:, None], penalty[:, None]
-    # Centre the columns implicitly (x - mu): the intercept absorbs the shift, the bounds are on beta only, and
-    # the problem is far better conditioned (the column means dominate the largest singular value).
-    mu = np.asarray(X.mean(axis=0)).reshape(d, 1)
-    sigma = _top_singular_value(X, XT, mu.ravel())
-    step = 1.0 / (0.25 * (sigma**2 + n) / n + float(penalty.max(initial=0.0)) / n + 1e-12)
-    rate = np.clip(Y.mean(axis=0), 1e-3, 1 - 1e-3)
-    b = np.log(rate / (1 - rate)) - off.mean()
-    beta = np.clip(np.zeros((d, k)), lo, hi)
-    if init is not None:
-        beta = np.clip(np.asarray(init[0], dtype=float).reshape(d, k), lo, hi)
-        b = np.asarray(init[1], dtype=float).reshape(k) + (mu.T @ beta).ravel()
-    z_beta, z_b, t = beta.copy(), b.copy(), 1.0
-    previous = np.inf
-
-    def loss_and_grad(bb: np.ndarray, b0: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        z = off + b0 + np.asarray(X @ bb) - mu.T @ bb
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-        r = (p - Y) / n
-        loss = float(((np.logaddexp(0.0, z) - Y * z).sum() + 0.5 * (pen * bb * bb).sum()) / n)
-        g = np.asarray(XT @ r) - mu * r.sum(axis=0)
-        return loss, g + pen * bb / n, r.sum(axis=0)
-
-    for _ in range(max_iter):
-        loss, g_beta, g_b = loss_and_grad(z_beta, z_b)
-        new_beta = np.clip(z_beta - step * g_beta, lo, hi)
-        new_b = z_b - step * g_b
-        change = max(float(np.abs(new_beta - beta).max(initial=0.0)), float(np.abs(new_b - b).max()))
-        if loss > previous:  # restart the momentum when the objective rises (O'Donoghue & Candes)
-            t = 1.0
-        previous = loss
-        t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        z_beta = new_beta + ((t - 1.0) / t_next) * (new_beta - beta)
-        z_b = new_b + ((t - 1.0) / t_next) * (new_b - b)
-        beta, b, t = new_beta, new_b, t_next
-        if change < tol:
-            break
-    beta = np.clip(beta, lo, hi)
-    return beta, b - (mu.T @ beta).ravel()
-
-
-def _shift_to_mean(p: np.ndarray, target: float) -> float:
-    """The logit shift that makes the mean of ``p`` equal ``target`` (bisection; the mean is monotone in it)."""
-    z = _logit(p)
-    low, high = -10.0, 10.0
-    for _ in range(60):
-        mid = (low + high) / 2.0
-        if float(_sigmoid(z + mid).mean()) < target:
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2.0
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
-
-
-def _logit(p: np.ndarray | float) -> np.ndarray:
-    q = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
-    return np.asarray(np.log(q / (1 - q)))
 
 
 @dataclass
@@ -246,7 +126,7 @@ class _Heads:
     def proba(self, F: sp.csr_matrix) -> np.ndarray:
         if not self.codes:
             return np.zeros((F.shape[0], 0))
-        return _sigmoid(np.asarray(F @ self.coef.T) + self.intercept)
+        return sigmoid(np.asarray(F @ self.coef.T) + self.intercept)
 
 
 @dataclass
@@ -441,7 +321,7 @@ class MonotoneReasonModel(ImrEstimator):
         n_r, n_f, n_g = P.shape[1], len(self.fact_columns_), len(self.flag_codes_)
         lower = np.concatenate([np.zeros(n_r), np.full(n_f, -np.inf), np.zeros(n_g)])
         upper = np.concatenate([np.full(n_r, np.inf), np.zeros(n_f), np.full(n_g, np.inf)])
-        offset = _logit(np.array([priors.get(c, default) for c in inputs.category]))
+        offset = logit(np.array([priors.get(c, default) for c in inputs.category]))
         coef, b = bounded_logistic(design, y, lower, upper, np.full(design.shape[1], self.outcome_penalty), offset)
         beta = coef[:, 0]
         return _Structure(heads, beta[:n_r], beta[n_r : n_r + n_f], beta[n_r + n_f :], float(b[0]), priors, default)
@@ -460,7 +340,7 @@ class MonotoneReasonModel(ImrEstimator):
         # Calibrate in the large to the base rate: the letters' rate shrunk toward the published one (hundreds of
         # thousands of decisions against a few hundred items). A shift of the intercept keeps every sign.
         target = (float(y.sum()) + self.base_rate_strength * default) / (len(y) + self.base_rate_strength)
-        structure.intercept += _shift_to_mean(self._score(structure, inputs, F)[0], target)
+        structure.intercept += shift_to_mean(self._score(structure, inputs, F)[0], target)
         structure.base_rate = target
         return structure
 
@@ -502,7 +382,7 @@ class MonotoneReasonModel(ImrEstimator):
     # -- predicting ----------------------------------------------------------------------------------------------
     def _score(self, s: _Structure, inputs: Inputs, F: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         P = s.heads.proba(F)
-        offset = _logit(np.array([s.priors.get(c, s.default_prior) for c in inputs.category]))
+        offset = logit(np.array([s.priors.get(c, s.default_prior) for c in inputs.category]))
         z = (
             offset
             + s.intercept
@@ -510,7 +390,7 @@ class MonotoneReasonModel(ImrEstimator):
             + inputs.facts[:, self.fact_columns_] @ s.fact_weight
             + inputs.flags @ s.flag_weight
         )
-        return _sigmoid(z), P
+        return sigmoid(z), P
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
         """Every structure's reason heads as one matrix (main first), so scoring is one product for all of them."""
@@ -525,7 +405,7 @@ class MonotoneReasonModel(ImrEstimator):
         return stack
 
     def _outcome(self, s: _Structure, P: np.ndarray, inputs: Inputs, facts: np.ndarray) -> np.ndarray:
-        offset = _logit(np.array([s.priors.get(c, s.default_prior) for c in inputs.category]))
+        offset = logit(np.array([s.priors.get(c, s.default_prior) for c in inputs.category]))
         z = (
             offset
             + s.intercept
@@ -533,7 +413,7 @@ class MonotoneReasonModel(ImrEstimator):
             + facts[:, self.fact_columns_] @ s.fact_weight
             + inputs.flags @ s.flag_weight
         )
-        return _sigmoid(z)
+        return sigmoid(z)
 
     def _head_logits(
         self, coef: np.ndarray, intercept: np.ndarray, inputs: Inputs, with_facts: bool = True, with_words: bool = True
@@ -558,7 +438,7 @@ class MonotoneReasonModel(ImrEstimator):
     def score_inputs(self, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """p(upheld), its 95 % interval (low, high) and the reason probabilities, from featurised requests."""
         coef, intercept = self._stacked()
-        heads = _sigmoid(self._head_logits(coef, intercept, inputs))
+        heads = sigmoid(self._head_logits(coef, intercept, inputs))
         r = len(self.codes_)
         structures = [self.main_, *self.replicas_]
         scores = [
@@ -573,7 +453,7 @@ class MonotoneReasonModel(ImrEstimator):
         return p, low, high, P
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return _logit(self.predict_proba(X)[:, 1])
+        return logit(self.predict_proba(X)[:, 1])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = self.score_inputs(self.featurize(X))[0]
@@ -616,7 +496,7 @@ class MonotoneReasonModel(ImrEstimator):
             return []
         known = int(self.vectorizer_.transform([request_text(item, "", "")]).sum())
         if known == 0 or len(set(item.lower().split())) < 2:
-            return [_CANNOT_JUDGE]
+            return [CANNOT_JUDGE]
         return []
 
     def _variants(self, row: Inputs, facts: list[np.ndarray], words_off: bool = False) -> np.ndarray:
@@ -631,7 +511,7 @@ class MonotoneReasonModel(ImrEstimator):
         fact_coef = s.heads.coef[:, n_words : n_words + len(kept)]
         logits = self._head_logits(s.heads.coef, s.heads.intercept, row, with_facts=False, with_words=not words_off)[0]
         stacked = np.vstack(facts)
-        P = _sigmoid(logits[None, :] + stacked[:, kept] @ fact_coef.T)
+        P = sigmoid(logits[None, :] + stacked[:, kept] @ fact_coef.T)
         batch = Inputs(row.words, stacked, np.repeat(row.flags, len(facts), axis=0), row.category * len(facts))
         return self._outcome(s, P, batch, stacked)
 
@@ -645,45 +525,19 @@ class MonotoneReasonModel(ImrEstimator):
         index = {code: j for j, code in enumerate(self.fact_codes_)}
         # Fixes: every missing check an office can satisfy by writing; its effect is that fact switched on.
         fixable = [c.code for c in checks if c.status == "missing" and c.code in d.concepts]
-        variants = []
-        for code in fixable:
-            f = base.copy()
-            if code in index:
-                f[index[code]] = 1.0
-            variants.append(f)
-        everything = base.copy()
-        for code in fixable:
-            if code in index:
-                everything[index[code]] = 1.0
         documented = [code for code in self.fact_codes_ if status.get(code) == "passed"]
-        without = []
-        for code in documented:
-            f = base.copy()
-            f[index[code]] = 0.0
-            without.append(f)
-        scored = self._variants(row, [*variants, everything, *without, base])
+        scored = self._variants(row, list(fact_variants(base, index, fixable, documented)))
         p_fix, p_all = scored[: len(fixable)], float(scored[len(fixable)])
         p_without = scored[len(fixable) + 1 : len(fixable) + 1 + len(documented)]
         p_no_words = float(self._variants(row, [base], words_off=True)[0])
-        fixes = [
-            {
-                "check": code,
-                "title": d.titles.get(code, code),
-                "advice": d.concepts[code]["fix"],
-                "detail": " ".join(x for x in (d.advice.get(code, ""), notes.get(code) or "") if x),
-                "p_after": min(float(p_fix[k]), p),
-                "effect": min(float(p_fix[k]), p) - p,
-                "changes_estimate": code in index and index[code] in self.fact_columns_,
-            }
-            for k, code in enumerate(fixable)
-        ]
-        fixes.sort(key=lambda f: (f["effect"], f["check"]))
+        kept = set(self.fact_columns_)
+        changing = {code for code, j in index.items() if j in kept}
+        fixes = fix_rows(fixable, p_fix, p, d.titles, d.concepts, d.advice, notes, changing)
         attributions = explained_attributions(
             d.titles, self.flag_codes_, p, fixes, documented, p_without, p_no_words, status
         )
         kind = d.kinds.get(row.category[0])
         needs = [code for code in d.needs.get(kind or "", []) if status.get(code) == "missing"]
-        order = np.argsort(-reasons, kind="stable")
         return {
             "p_upheld": p,
             "p_low": low,
@@ -691,14 +545,7 @@ class MonotoneReasonModel(ImrEstimator):
             "prior": self.prior_of(row.category[0]),
             "base_rate": self.base_rate,
             "category": row.category[0],
-            "reasons": [
-                {
-                    "code": self.codes_[j],
-                    "label": d.reasons.get(self.codes_[j], self.codes_[j]),
-                    "probability": round(float(reasons[j]), 4),
-                }
-                for j in order
-            ],
+            "reasons": reason_rows(self.codes_, d.reasons, reasons),
             "checklist": checklist_rows(checks, d.advice),
             "fixes": fixes,
             "p_all_fixed": min(p_all, p),
@@ -713,75 +560,6 @@ class MonotoneReasonModel(ImrEstimator):
         Its answers equal :meth:`explain`'s to rounding (``tests/model/test_compiled.py`` checks every real item);
         the checklist and category rules stay the model's own frozen functions, handed over here.
         """
-        structures = [self.main_, *self.replicas_]
-        n_words, n_kept, n_flags = len(self.vectorizer_.vocabulary_), len(self.fact_columns_), len(self.flag_codes_)
-        coef = np.vstack([s.heads.coef for s in structures])  # (structures * reasons, features)
-        blocks = np.cumsum([0, n_words, n_kept, n_flags, len(self.categories_)])
-        prior_categories = sorted({c for s in structures for c in s.priors})
-        prior_logit = np.array(
-            [[_logit(s.priors[c]) if c in s.priors else np.nan for c in prior_categories] for s in structures]
-        ).reshape(len(structures), len(prior_categories))
-        arrays = {
-            **{
-                name: coef[:, blocks[k] : blocks[k + 1]].T.copy()
-                for k, name in enumerate(("head_words", "head_facts", "head_flags", "head_categories"))
-            },
-            "head_intercept": np.concatenate([s.heads.intercept for s in structures]),
-            "reason_weight": np.vstack([s.reason_weight for s in structures]).reshape(len(structures), -1),
-            "fact_weight": np.vstack([s.fact_weight for s in structures]).reshape(len(structures), n_kept),
-            "flag_weight": np.vstack([s.flag_weight for s in structures]).reshape(len(structures), n_flags),
-            "intercept": np.array([s.intercept for s in structures], dtype=float),
-            "prior_logit": prior_logit,
-            "default_prior_logit": np.array([float(_logit(s.default_prior)) for s in structures]),
-        }
-        d = self.definitions_
-        compiled = CompiledModel(self._compiled_tables(), arrays, d.evaluate_checklist, d.categorize)
-        probe = "Dr. Smith saw the injured worker, a 45-year-old male, on 3/4/2016: PT 2x6 . who sustained an injury"
-        if compiled.masked_text(probe, "MTUS", probe) != request_text(probe, "MTUS", probe):
-            raise RuntimeError("the compiled masking patterns no longer match request_text: update compiled()")
-        return compiled
+        from training.monotone_compiled import compile_model
 
-    def _compiled_tables(self) -> dict[str, Any]:
-        from features.compiled import FORMAT_NAME, FORMAT_VERSION
-
-        d = self.definitions_
-        vocabulary = sorted(self.vectorizer_.vocabulary_, key=self.vectorizer_.vocabulary_.__getitem__)
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "vocabulary": vocabulary,
-            "token_pattern": self.vectorizer_.token_pattern,
-            "masks": [[p.pattern, int(p.flags), repl] for p, repl in _mask_steps()],
-            "limits": {"item": 2000, "guideline": 2000, "summary": _MAX_TEXT_CHARS},
-            "fact_codes": list(self.fact_codes_),
-            "fact_columns": [int(j) for j in self.fact_columns_],
-            "flag_codes": list(self.flag_codes_),
-            "categories": list(self.categories_),
-            "prior_categories": sorted({c for s in [self.main_, *self.replicas_] for c in s.priors}),
-            "codes": list(self.codes_),
-            "priors": {c: float(v) for c, v in self.main_.priors.items()},
-            "default_prior": float(self.main_.default_prior),
-            "base_rate": float(self.main_.base_rate),
-            "other_category": OTHER_CATEGORY,
-            "cannot_judge_words": _CANNOT_JUDGE,
-            "concepts": d.concepts,
-            "needs": d.needs,
-            "kinds": d.kinds,
-            "reasons": d.reasons,
-            "titles": d.titles,
-            "advice": d.advice,
-        }
-
-
-def _mask_steps() -> list[tuple[re.Pattern[str], str]]:
-    """:func:`request_text`'s substitutions in order (``mask_text``'s, then the templates), for the compiled form."""
-    from training.candidates import base
-
-    return [
-        (base._DATE, " xdate "),
-        (base._AGE, " xage "),
-        (base._TITLED_NAME, " xname "),
-        (base._PERSON, " xperson "),
-        (base._DIGITS, " xnum "),
-        (_TEMPLATES, " "),
-    ]
+        return compile_model(self)

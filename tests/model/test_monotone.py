@@ -16,8 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from features import checklist
 from features.view import view_frame
 from tests.synthetic_items import write_items
+from training.bounded_logistic import bounded_logistic
 from training.coherence import coherence, estimator_scorer
-from training.monotone import MonotoneReasonModel, bounded_logistic
+from training.monotone import MonotoneReasonModel
 
 pytestmark = pytest.mark.model
 

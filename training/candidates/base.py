@@ -298,7 +298,7 @@ class PublishedPriorModel(ImrEstimator):
         self, X: pd.DataFrame, y: Sequence[int] | np.ndarray, groups: Any = None, rationale: Any = None
     ) -> PublishedPriorModel:
         from features.priors import load_published, shrunk_rate
-        from training.monotone import _shift_to_mean
+        from training.bounded_logistic import shift_to_mean
 
         published = load_published()
         y_arr = np.asarray(y, dtype=float)
@@ -325,7 +325,7 @@ class PublishedPriorModel(ImrEstimator):
             for k, r in stats.iterrows()
         }
         self.shift_ = 0.0
-        self.shift_ = _shift_to_mean(self.predict_proba(X)[:, 1], self.base_rate_)
+        self.shift_ = shift_to_mean(self.predict_proba(X)[:, 1], self.base_rate_)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
