@@ -1,6 +1,6 @@
 """Serving benchmark: our server vs ``mlflow models serve`` on the same champion, same machine, same load.
 
-    python benchmarks/bench_serve.py [--seconds 10] [--rounds 4] [--levels 1,8,32] [--workers 1] [--stand-in]
+    python benchmarks/bench_serve.py [--seconds 10] [--rounds 4] [--levels 1,8,32] [--workers 1,2] [--stand-in]
 
 Starts both servers on 127.0.0.1 (ours with production-like settings: API key on, JSON access logs to a file),
 measures throughput and p50/p99 latency of single-item requests at each concurrency for a bounded time, prints a
@@ -13,6 +13,9 @@ featurisation of recent requests, as when the page re-scores), once with every r
 The champion is ``models:/imr-dwc@champion`` of the default tracking store (what ``make train`` registered); its
 name, version and candidate head every table. ``--stand-in`` registers a TF-IDF + logistic-regression stand-in
 (``benchmarks/tfidf_champion.py``) in a temporary store instead, and every table says so.
+``--workers 1,2`` (the default) starts one server of ours per worker count: the ratio is the 1-worker server's
+(``mlflow models serve`` runs one worker), and the 2-worker rows show what ``IMR_WORKERS=2`` buys on two cores.
+The last lines say, per explained row at 8 clients, whether the target (1,000 req/s, p99 at most 20 ms) is met.
 The load client uses raw keep-alive HTTP/1.1 on asyncio streams, so that the client costs as little CPU as possible
 (it shares the machine with the server under test).
 """
@@ -373,43 +376,75 @@ def measure(plan: Plan, levels: list[int], rounds: int, seconds: float, tmp: Pat
     return results
 
 
+def ours_plan(uri: str, tmp: Path, key: str, workers: int) -> tuple[Plan, str, list[str]]:
+    """Our server with ``workers`` processes: its three rows (explain=false, explained, explained and distinct)."""
+    port = free_port()
+    env, _ = server_env(uri, tmp, port, key, workers)
+    env["IMR_CACHE_DIR"] = str(tmp / f"models-{workers}")
+    bodies = [
+        json.dumps({"jurisdiction": "dwc", "summary": SUMMARY, "items": [{"item_text": t}]}).encode() for t in ITEMS
+    ]
+    auth = {"X-API-Key": key}
+    name = "imr serve" if workers == 1 else f"imr serve ({workers} workers)"
+    explained = [f"{name} + explanations", f"{name} + explanations, every request distinct"]
+    plan: Plan = [
+        (name, [sys.executable, "-m", "serving"], env, port, f"http://127.0.0.1:{port}/readyz",
+         build_requests(port, "/v1/prescreen?explain=false", bodies, auth)),
+        (explained[0], None, env, port, "", build_requests(port, "/v1/prescreen", bodies, auth)),  # the same server
+        (explained[1], None, env, port, "", DistinctRequests(port, "/v1/prescreen", auth)),
+    ]  # fmt: skip
+    return plan, name, explained
+
+
+def targets(results: list[Result], explained: list[str]) -> str:
+    """The issue's serving target (with explanations, 8 clients: 1,000 req/s, p99 at most 20 ms), row by row."""
+    lines = ["", "Target with explanations at 8 clients: at least 1,000 req/s with p99 at most 20 ms."]
+    for r in results:
+        if r.server in explained and r.concurrency == 8:
+            met = r.throughput >= 1000 and r.pct(0.99) <= 20
+            lines.append(
+                f"- {r.server}: {r.throughput:,.0f} req/s, p99 {r.pct(0.99):.1f} ms: {'met' if met else 'not met'}"
+            )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server and level")
     parser.add_argument("--levels", default="1,8,32", help="comma-separated concurrency levels")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes of our server (mlflow: always 1)")
+    parser.add_argument(
+        "--workers", default="1,2", help="comma-separated worker counts of our server, one server each (mlflow: 1)"
+    )
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per cell (seconds split among them)")
     parser.add_argument("--stand-in", action="store_true", help="serve a labelled TF-IDF stand-in, not the champion")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results", help="folder for serve.md/.json")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    worker_counts = [int(x) for x in args.workers.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="imr-bench-") as tmp_name:
         tmp = Path(tmp_name)
         uri, champion = choose_champion(args.stand_in, tmp)
         print(f"Champion: {champion}", flush=True)
-        ours_port, theirs_port = free_port(), free_port()
         key = secrets.token_urlsafe(24)
-        ours_env, theirs_env = server_env(uri, tmp, ours_port, key, args.workers)
-        ours_bodies = [
-            json.dumps({"jurisdiction": "dwc", "summary": SUMMARY, "items": [{"item_text": t}]}).encode() for t in ITEMS
-        ]
-        auth = {"X-API-Key": key}
-        ours_name = "imr serve" if args.workers == 1 else f"imr serve ({args.workers} workers)"
+        theirs_port = free_port()
+        theirs_env = server_env(uri, tmp, theirs_port, key, 1)[1]
         theirs_name = "mlflow models serve"
-        explained = [f"{ours_name} + explanations", f"{ours_name} + explanations, every request distinct"]
+        ours = [ours_plan(uri, tmp, key, w) for w in worker_counts]
+        ours_name, explained = ours[0][1], list(ours[0][2])
+        for _, name, rows in ours[1:]:  # further worker counts: all three rows each, after the 1-worker rows
+            explained += [name, *rows]
         plan: Plan = [
-            (ours_name, [sys.executable, "-m", "serving"], ours_env, ours_port, f"http://127.0.0.1:{ours_port}/readyz",
-             build_requests(ours_port, "/v1/prescreen?explain=false", ours_bodies, auth)),
+            ours[0][0][0],
             (theirs_name, mlflow_command(theirs_port), theirs_env, theirs_port, f"http://127.0.0.1:{theirs_port}/ping",
              build_requests(theirs_port, "/invocations", theirs_bodies(), {})),
-            (explained[0], None, ours_env, ours_port, "",  # the same server as ours_name
-             build_requests(ours_port, "/v1/prescreen", ours_bodies, auth)),
-            (explained[1], None, ours_env, ours_port, "", DistinctRequests(ours_port, "/v1/prescreen", auth)),
+            *ours[0][0][1:],
+            *(row for rows, _, _ in ours[1:] for row in rows),
         ]  # fmt: skip
         results = measure(plan, levels, args.rounds, args.seconds, tmp)
 
     report = table(results, champion, ours_name, theirs_name, explained)
+    report += "\n" + targets(results, [name for _, _, e in ours for name in e])
     print()
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -515,6 +515,8 @@ class SimilarLookup:
         self._weights = np.asarray(postings.data, dtype=np.float64)
         self._offset = len(index.item_encoder.terms)
         self._scale = (np.sqrt(index.item_weight), np.sqrt(1.0 - index.item_weight))
+        self._cache: dict[tuple[str, str, int], list[Any]] = {}
+        self.cache_size = CACHE_SIZE
 
     @staticmethod
     def _unit(data: np.ndarray) -> np.ndarray:
@@ -541,7 +543,9 @@ class SimilarLookup:
         """Unit-norm (columns, values) of one view row, as ``SimilarIndex.encode`` makes it."""
         from features.similar import field_texts
 
-        item, context = field_texts(row)
+        return self._vector(*field_texts(row))
+
+    def _vector(self, item: str, context: str) -> tuple[np.ndarray, np.ndarray]:
         item_cols, item_data = self._field(self.index.item_encoder, item)
         context_cols, context_data = self._field(self.index.context_encoder, context)
         columns = np.concatenate([item_cols, context_cols + self._offset])
@@ -559,7 +563,24 @@ class SimilarLookup:
         return np.bincount(self._entries[gather], weights=weights, minlength=len(self.index))
 
     def query(self, views: Sequence[Mapping[Any, Any]], k: int) -> list[list[Any]]:
-        """The ``k`` most similar entries per view row, best first (``SimilarIndex.query`` without filters)."""
+        """The ``k`` most similar entries per view row, best first (``SimilarIndex.query`` without filters).
+
+        The hits of the last :data:`CACHE_SIZE` (item, context) texts are kept, as the model keeps their
+        featurisation: the page re-scores the same request, and the hits (frozen) depend on nothing else.
+        """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        return [self.index._top(self.scores(*self.vector(row)), k, None) for row in views]
+        from features.similar import field_texts
+
+        out = []
+        for row in views:
+            key = (*field_texts(row), k)
+            hits = self._cache.get(key)
+            if hits is None:
+                hits = self.index._top(self.scores(*self._vector(*key[:2])), k, None)
+                if self.cache_size:
+                    if len(self._cache) >= self.cache_size:
+                        self._cache.clear()
+                    self._cache[key] = hits
+            out.append(list(hits))
+        return out

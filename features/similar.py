@@ -34,7 +34,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -103,9 +103,19 @@ class SimilarHit:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (the date as ISO text)."""
-        out = asdict(self)
-        out["decision_date"] = self.decision_date.isoformat() if self.decision_date else None
-        return out
+        # Field by field: dataclasses.asdict deep-copies every value, a measurable cost per served request.
+        return {
+            "item_id": self.item_id,
+            "case_id": self.case_id,
+            "item_text": self.item_text,
+            "determination": self.determination,
+            "decision_date": self.decision_date.isoformat() if self.decision_date else None,
+            "report_year": self.report_year,
+            "treatment_category": self.treatment_category,
+            "rationale_excerpt": self.rationale_excerpt,
+            "reviewer_guideline": self.reviewer_guideline,
+            "similarity": self.similarity,
+        }
 
 
 # --------------------------------------------------------------------------------------------- text helpers

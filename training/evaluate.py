@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,26 @@ def _mean_over_repeats(
         return {name: float(np.nanmean([row[name] for row in rows])) for name in METRIC_NAMES}
 
 
+def case_resamples(groups: np.ndarray, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """Row indices of ``n_boot`` case-bootstrap resamples: cases drawn with replacement, each with all its rows.
+
+    Resample b holds, for each drawn case in draw order, that case's rows in their original order. The rows of
+    every case are gathered once (a stable sort by case) and each resample in one vectorised gather; a Python list
+    of per-case arrays and a concatenation per resample cost minutes on the 19,000 DMHC cases.
+    """
+    codes, members = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(members, kind="stable")
+    counts = np.bincount(members, minlength=len(codes))
+    starts = np.cumsum(counts) - counts
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        chosen = rng.integers(0, len(codes), len(codes))
+        lengths = counts[chosen]
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        yield order[np.repeat(starts[chosen] - (ends - lengths), lengths) + np.arange(total)]
+
+
 def summarize(
     y: np.ndarray,
     P: np.ndarray,
@@ -207,13 +227,8 @@ def summarize(
     point = _mean_over_repeats(y, P, L, None, ece_bins)
     if n_boot <= 0:
         return {k: Estimate(v, float("nan"), float("nan")) for k, v in point.items()}
-    codes, members = np.unique(np.asarray(groups), return_inverse=True)
-    rows_of = [np.flatnonzero(members == c) for c in range(len(codes))]
-    rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {k: [] for k in METRIC_NAMES}
-    for _ in range(n_boot):
-        chosen = rng.integers(0, len(codes), len(codes))
-        idx = np.concatenate([rows_of[c] for c in chosen])
+    for idx in case_resamples(groups, n_boot, seed):
         for name, value in _mean_over_repeats(y, P, L, idx, ece_bins).items():
             samples[name].append(value)
     out: dict[str, Estimate] = {}
@@ -249,14 +264,7 @@ def paired_difference(
     value = diff(None)
     if n_boot <= 0:
         return Estimate(value, float("nan"), float("nan"))
-    codes, members = np.unique(np.asarray(groups), return_inverse=True)
-    rows_of = [np.flatnonzero(members == c) for c in range(len(codes))]
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        chosen = rng.integers(0, len(codes), len(codes))
-        values.append(diff(np.concatenate([rows_of[c] for c in chosen])))
-    arr = np.array(values)
+    arr = np.array([diff(idx) for idx in case_resamples(groups, n_boot, seed)])
     arr = arr[~np.isnan(arr)]
     low, high = np.percentile(arr, [2.5, 97.5]) if len(arr) else (np.nan, np.nan)
     return Estimate(value, float(low), float(high))

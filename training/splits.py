@@ -7,6 +7,7 @@ on exactly the same folds.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,8 +60,35 @@ def grouped_cv(
     return out
 
 
+#: Inner splits already made, by (folds, seed, labels, groups): every candidate of a run calibrates or stacks on
+#: the same outer training folds, and StratifiedGroupKFold's fold search is slow on many cases (DMHC: 19,000).
+_INNER: dict[tuple[int, int, str], list[Split]] = {}
+_INNER_CACHE_SIZE = 128
+
+
 def inner_splits(y: np.ndarray, groups: np.ndarray, folds: int = 3, seed: int = 0) -> list[Split]:
-    """Grouped stratified splits for calibration or stacking inside one training fold (fewer folds if needed)."""
+    """Grouped stratified splits for calibration or stacking inside one training fold (fewer folds if needed).
+
+    The same inputs give the same splits (the splitter is seeded), so they are computed once and kept; the arrays
+    are read-only, so no caller can change another's folds.
+    """
+    y_arr = np.asarray(y)
+    digest = hashlib.sha256(y_arr.astype(np.int64).tobytes())
+    digest.update(np.asarray(groups).astype(str).tobytes())
+    key = (folds, seed, digest.hexdigest())
+    found = _INNER.get(key)
+    if found is None:
+        found = _make_inner_splits(y_arr, np.asarray(groups), folds, seed)
+        for train, test in found:
+            train.setflags(write=False)
+            test.setflags(write=False)
+        if len(_INNER) >= _INNER_CACHE_SIZE:
+            _INNER.clear()
+        _INNER[key] = found
+    return list(found)
+
+
+def _make_inner_splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[Split]:
     k = min(folds, max_folds(y, groups))
     if k < 2:
         return []

@@ -132,5 +132,12 @@ def test_similar_lookup_finds_what_the_index_finds_on_every_real_item(fitted: tu
     for want, have in zip(expected, got, strict=True):
         assert [h.item_id for h in want] == [h.item_id for h in have]
         assert [h.similarity for h in want] == pytest.approx([h.similarity for h in have], abs=TOLERANCE)
+    again = lookup.query(views, k=10)  # answered from the lookup's cache: the same hits
+    assert [[h.item_id for h in row] for row in again] == [[h.item_id for h in row] for row in got]
+    lookup.cache_size = 0
+    lookup._cache.clear()
+    uncached = lookup.query(views[:5], k=10)
+    assert [[h.item_id for h in row] for row in uncached] == [[h.item_id for h in row] for row in got[:5]]
+    assert not lookup._cache
     with pytest.raises(ValueError, match="k must be"):
         lookup.query(views[:1], k=0)

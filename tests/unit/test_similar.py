@@ -3,6 +3,7 @@ degenerate inputs, and that reviewer wording never reaches the vectors."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -198,6 +199,7 @@ def test_hits_carry_display_metadata(index: SimilarIndex) -> None:
     assert 0 < len(hit.rationale_excerpt) <= 301
     assert hit.rationale_excerpt.endswith(".")
     payload = hit.as_dict()
+    assert list(payload) == [f.name for f in dataclasses.fields(SimilarHit)]  # every field, in order
     assert json.loads(json.dumps(payload))["decision_date"] == hit.decision_date.isoformat()  # type: ignore[union-attr]
     with pytest.raises(AttributeError):
         hit.similarity = 0.0  # type: ignore[misc]

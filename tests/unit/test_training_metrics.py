@@ -114,3 +114,18 @@ def test_metric_values_and_slices() -> None:
 def test_estimate_format() -> None:
     assert Estimate(0.5, 0.4, 0.6).format() == "0.500 [0.400, 0.600]"
     assert Estimate(0.5, float("nan"), float("nan")).format() == "0.500"
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_case_resamples_equal_the_per_case_concatenation(seed: int) -> None:
+    from training.evaluate import case_resamples
+
+    groups = np.random.default_rng(seed).choice(np.array(["a", "b", "c", "d", "e", "f"]), size=40)
+    codes, members = np.unique(groups, return_inverse=True)
+    rows_of = [np.flatnonzero(members == c) for c in range(len(codes))]
+    rng = np.random.default_rng(seed)  # the definition: cases drawn with replacement, each with all its rows
+    expected = [np.concatenate([rows_of[c] for c in rng.integers(0, len(codes), len(codes))]) for _ in range(25)]
+    got = list(case_resamples(groups, 25, seed))
+    assert len(got) == 25
+    for want, have in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(want, have)

@@ -90,3 +90,20 @@ def test_temporal_split_falls_back_to_years_and_never_splits_a_year() -> None:
     assert set(table.report_year[test]) == {2011}
     with pytest.raises(ValueError, match="single point in time"):
         temporal_split(table.assign(report_year=2010))
+
+
+def test_inner_splits_are_kept_read_only_and_equal_a_fresh_split() -> None:
+    from training.splits import _make_inner_splits
+
+    rng = np.random.default_rng(3)
+    groups = np.array([f"case{i // 2}" for i in range(60)])
+    y = np.repeat(rng.integers(0, 2, 30), 2)
+    first, again = inner_splits(y, groups, folds=3, seed=5), inner_splits(y, groups, folds=3, seed=5)
+    fresh = _make_inner_splits(y, groups, 3, 5)
+    assert len(first) == len(fresh) == 3
+    for (a_train, a_test), (b_train, _), (c_train, c_test) in zip(first, again, fresh, strict=True):
+        np.testing.assert_array_equal(a_train, c_train)
+        np.testing.assert_array_equal(a_test, c_test)
+        assert b_train is a_train and not a_train.flags.writeable
+    other = inner_splits(y, groups, folds=3, seed=6)  # another seed: its own splits
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(first, other, strict=True))
