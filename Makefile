@@ -40,10 +40,14 @@ train: $(STAMP) ## train, log to MLflow, register and gate champions (CONFIG=exp
 	test -f data/items.parquet || $(BIN)/imr data
 	$(BIN)/imr train $(if $(CONFIG),--config $(CONFIG))
 
+# Worker processes of `make serve` unless IMR_WORKERS says otherwise: one per core, at most 4 (each worker holds its
+# own copy of the models, about 0.5 GB); `imr serve` alone runs one.
+SERVE_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); if [ $$n -gt 4 ]; then n=4; fi; echo $$n)
+
 serve: $(STAMP) ## build the data and a champion if missing, then serve API + page on http://127.0.0.1:8000
 	test -f data/items.parquet || $(BIN)/imr data
 	$(BIN)/imr train --if-missing
-	$(BIN)/imr serve
+	IMR_WORKERS=$${IMR_WORKERS:-$(SERVE_WORKERS)} $(BIN)/imr serve
 
 score: $(STAMP) ## batch-score a file of requests: make score INPUT=requests.csv OUTPUT=results.parquet [ENGINE=ray]
 	$(BIN)/imr score --input $(INPUT) --output $(OUTPUT) $(if $(ENGINE),--engine $(ENGINE))

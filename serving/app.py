@@ -45,6 +45,8 @@ __all__ = ["PAGE_DIR", "body_rules", "create_app", "get_letter_parser", "get_ser
 log = logging.getLogger("imr.serving")
 
 #: The routers, in the order their routes appear in the OpenAPI schema.
+#: Seconds between a worker's metrics snapshots when the server has several workers.
+METRICS_SNAPSHOT_S = 1.0
 ROUTERS = (prescreen.router, report.router, letters.router, models.router, ops.router)
 
 # -- errors --------------------------------------------------------------------------------------------------------
@@ -103,6 +105,16 @@ async def _watch(store: ChampionStore, interval_s: float) -> None:
             log.error("periodic champion check failed", extra={"exc_type": type(exc).__name__})
 
 
+async def _publish_metrics(services: Services, every_s: float = METRICS_SNAPSHOT_S) -> None:
+    """With several workers: this worker's counters, written for the others once a second (serving.metrics)."""
+    while True:
+        try:
+            services.metrics.write_snapshot()
+        except OSError as exc:
+            log.error("metrics snapshot failed", extra={"exc_type": type(exc).__name__})
+        await asyncio.sleep(every_s)
+
+
 async def _load(services: Services) -> None:
     """Load the champions (registry, else local copy) and freeze the heap they live on."""
     store = services.store
@@ -124,16 +136,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await _load(services)
     interval = services.settings.reload_interval_s
     task = asyncio.create_task(_watch(services.store, interval)) if interval > 0 else None
+    shared = asyncio.create_task(_publish_metrics(services)) if services.metrics.shared_dir is not None else None
     pool: LetterPool | None = app.state.letter_pool
     if pool is not None and getattr(app.state, "letter_pool_start", False):
         pool.start()
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for running in (task, shared):
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
         if pool is not None:
             await asyncio.to_thread(pool.close)
 

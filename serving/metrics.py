@@ -1,13 +1,20 @@
 """Prometheus text exposition, written by hand (no client library): requests, latency, errors, predictions, models.
 
-Counters live in one process; with several workers each worker reports its own.
+Counters live in each worker process. With several workers (``serving.server``) every worker writes a snapshot of
+its counters to a shared folder once a second (:meth:`Metrics.write_snapshot`), and whichever worker answers
+``/metrics`` adds the others' latest snapshots to its own live counters, so a scrape sees the whole server (the
+other workers' part at most about a second old).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 from serving.champions import ChampionStore
 
@@ -32,7 +39,9 @@ def _number(value: float) -> str:
 class Metrics:
     """In-process counters and a latency histogram per route."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: Path | None = None) -> None:
+        #: Where the workers of one server exchange snapshots (None: this process is the whole server).
+        self.shared_dir = shared_dir
         self.requests: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (method, route, status)
         self.errors: defaultdict[tuple[str, str], int] = defaultdict(int)  # (route, kind)
         self.predictions: defaultdict[tuple[str, str], int] = defaultdict(int)  # (jurisdiction, band)
@@ -60,8 +69,70 @@ class Metrics:
         for band in bands:
             self.predictions[(jurisdiction, band)] += 1
 
+    # -- several workers ------------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Every counter as JSON-ready lists and maps."""
+        return {
+            "requests": [[*key, n] for key, n in self.requests.items()],
+            "errors": [[*key, n] for key, n in self.errors.items()],
+            "predictions": [[*key, n] for key, n in self.predictions.items()],
+            "buckets": {route: list(b) for route, b in self._buckets.items()},
+            "sum": dict(self._sum),
+            "count": dict(self._count),
+        }
+
+    def absorb(self, snapshot: Mapping[str, Any]) -> None:
+        """Add another worker's counters to these."""
+        for method, route, status, n in snapshot.get("requests", []):
+            self.requests[(str(method), str(route), str(status))] += int(n)
+        for route, kind, n in snapshot.get("errors", []):
+            self.errors[(str(route), str(kind))] += int(n)
+        for jurisdiction, band, n in snapshot.get("predictions", []):
+            self.predictions[(str(jurisdiction), str(band))] += int(n)
+        for route, counts in snapshot.get("buckets", {}).items():
+            mine = self._buckets.setdefault(str(route), [0] * len(LATENCY_BUCKETS))
+            for i, n in enumerate(counts[: len(LATENCY_BUCKETS)]):
+                mine[i] += int(n)
+        for route, seconds in snapshot.get("sum", {}).items():
+            self._sum[str(route)] += float(seconds)
+        for route, n in snapshot.get("count", {}).items():
+            self._count[str(route)] += int(n)
+
+    def _own_file(self) -> Path | None:
+        return None if self.shared_dir is None else self.shared_dir / f"worker-{os.getpid()}.json"
+
+    def write_snapshot(self) -> None:
+        """Publish this worker's counters for the others (atomically: a reader never sees half a file)."""
+        target = self._own_file()
+        if target is None:
+            return
+        partial = target.with_suffix(".partial")
+        partial.write_text(json.dumps(self.snapshot()), encoding="utf-8")
+        os.replace(partial, target)
+
+    def whole_server(self) -> Metrics:
+        """These live counters plus the latest snapshot of every other worker of the server."""
+        if self.shared_dir is None:
+            return self
+        total = Metrics()
+        total.absorb(self.snapshot())
+        own = self._own_file()
+        for path in sorted(self.shared_dir.glob("worker-*.json")):
+            if path == own:
+                continue
+            try:
+                total.absorb(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError, KeyError):
+                continue  # a worker that vanished mid-read: its next snapshot will count
+        return total
+
     def render(self, store: ChampionStore | None) -> str:
-        """The exposition text."""
+        """The exposition text (of the whole server, when it has several workers)."""
+        if self.shared_dir is not None:
+            return self.whole_server()._render(store)
+        return self._render(store)
+
+    def _render(self, store: ChampionStore | None) -> str:
         lines: list[str] = []
         lines += [
             "# HELP imr_requests_total HTTP requests by method, route and status.",

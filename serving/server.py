@@ -1,6 +1,7 @@
 """Run the app with uvicorn (uvloop + httptools): ``serve(settings)`` is what ``imr serve`` calls.
 
-One worker by default (one copy of the models, one set of counters). With ``workers > 1`` the listening socket is
+One worker by default (one copy of the models). With ``workers > 1`` each worker loads its own models and the
+workers share their counters through a temporary folder (``serving.metrics``), and the listening socket is
 bound here with ``IPPROTO_TCP`` and ``TCP_NODELAY``: uvicorn's own pre-bound socket loses TCP_NODELAY on accepted
 connections (uvicorn issue 3149), which costs ~40 ms per keep-alive request on Linux.
 """
@@ -8,7 +9,10 @@ connections (uvicorn issue 3149), which costs ~40 ms per keep-alive request on L
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,6 +26,8 @@ from serving.settings import Settings
 
 #: Carries the parent's settings to spawned workers (each worker rebuilds the app from them).
 SETTINGS_ENV = "IMR_SERVE_SETTINGS_JSON"
+#: The folder where the workers of one server share their metrics (made and removed by :func:`serve`).
+METRICS_DIR_ENV = "IMR_SERVE_METRICS_DIR"
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -98,6 +104,9 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings.log_level)
     app = create_app(settings)
     app.state.letter_pool_start = True  # the lifespan starts the letter workers (tests' apps start them on demand)
+    shared = os.environ.get(METRICS_DIR_ENV)
+    if shared:
+        app.state.services.metrics.shared_dir = Path(shared)
     return app
 
 
@@ -114,9 +123,12 @@ def serve(settings: Settings | None = None) -> None:
     from uvicorn.supervisors import Multiprocess
 
     os.environ[SETTINGS_ENV] = _settings_to_env(settings)
+    shared = tempfile.mkdtemp(prefix="imr-metrics-")  # the workers' counter snapshots (serving.metrics)
+    os.environ[METRICS_DIR_ENV] = shared
     config = _config("serving.server:app_from_environment", settings, factory=True, workers=settings.workers)
     sock = bind_socket(settings.host, settings.port)
     try:
         Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
+        shutil.rmtree(shared, ignore_errors=True)

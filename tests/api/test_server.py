@@ -97,6 +97,8 @@ def test_serve_entry_point(fake_registry: FakeRegistry, tmp_path: Path, workers:
         }
         timings = _keep_alive_timings(port, json.dumps(case).encode(), 30)
         assert sorted(timings)[len(timings) // 2] < 0.030, f"keep-alive requests too slow: {timings}"
+        if workers > 1:
+            _check_whole_server_metrics(port, expected=30)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -107,6 +109,23 @@ def test_serve_entry_point(fake_registry: FakeRegistry, tmp_path: Path, workers:
     assert all(r["status"] == 200 and r["model_version"] == "imr-dwc/1" for r in access)
     assert all("request_id" in r and "latency_ms" in r for r in access)
     assert MARKER not in log_path.read_text() and KEY not in log_path.read_text()
+
+
+def _check_whole_server_metrics(port: int, expected: int) -> None:
+    """The 30 requests went to one worker over one connection; a scrape on new connections, answered by any
+    worker, counts all of them once the workers' snapshots are written (once a second)."""
+    line = f'imr_requests_total{{method="POST",route="/v1/prescreen",status="200"}} {expected}'
+    deadline = time.monotonic() + 10
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"X-API-Key": KEY})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            text = response.read().decode()
+        seen.append(next((x for x in text.splitlines() if "/v1/prescreen" in x and "requests_total" in x), ""))
+        if seen[-5:] == [line] * 5:  # five scrapes in a row, on fresh connections, whichever worker answers
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"metrics do not add up over the workers: {seen[-10:]}")
 
 
 def test_registered_champions(fake_registry: FakeRegistry, tmp_path: Path) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from serving.errors import field_path, validation_errors
@@ -161,3 +165,27 @@ def test_metrics_render_prometheus_text() -> None:
     assert 'imr_request_duration_seconds_count{route="/v1/prescreen"} 2' in text
     assert 'imr_predictions_total{jurisdiction="dwc",band="uncertain"} 2' in text
     assert text.endswith("\n")
+
+
+def test_metrics_of_several_workers_add_up(tmp_path: Path) -> None:
+    """Each worker publishes its counters; whichever answers /metrics adds the others' latest snapshots."""
+    one, other = Metrics(tmp_path), Metrics()
+    one.observe("POST", "/v1/prescreen", 200, 0.003)
+    one.count_predictions("dwc", ["uncertain"])
+    other.observe("POST", "/v1/prescreen", 200, 0.02)
+    other.observe("POST", "/v1/prescreen", 500, 0.2)
+    other.count_predictions("dwc", ["uncertain", "likely_upheld"])
+    (tmp_path / "worker-1.json").write_text(json.dumps(other.snapshot()), encoding="utf-8")  # another worker
+    one.write_snapshot()  # its own file: never added to its own live counters a second time
+    assert json.loads((tmp_path / f"worker-{os.getpid()}.json").read_text(encoding="utf-8")) == one.snapshot()
+    text = one.render(None)
+    assert 'imr_requests_total{method="POST",route="/v1/prescreen",status="200"} 2' in text
+    assert 'imr_requests_total{method="POST",route="/v1/prescreen",status="500"} 1' in text
+    assert 'imr_request_errors_total{route="/v1/prescreen",kind="server"} 1' in text
+    assert 'imr_request_duration_seconds_bucket{route="/v1/prescreen",le="0.005"} 1' in text
+    assert 'imr_request_duration_seconds_count{route="/v1/prescreen"} 3' in text
+    assert 'imr_predictions_total{jurisdiction="dwc",band="uncertain"} 2' in text
+    assert 'imr_predictions_total{jurisdiction="dwc",band="likely_upheld"} 1' in text
+    (tmp_path / "worker-2.json").write_text("{not json", encoding="utf-8")  # a worker caught mid-write: skipped
+    assert 'imr_request_duration_seconds_count{route="/v1/prescreen"} 3' in one.render(None)
+    assert one.requests[("POST", "/v1/prescreen", "200")] == 1  # its own live counters are untouched
