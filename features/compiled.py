@@ -55,6 +55,8 @@ ARRAY_NAMES: Final = (
 
 #: Featurised requests kept (the page re-scores the same request as one edits another item; batch rows repeat).
 CACHE_SIZE: Final = 4096
+#: Answers kept (each several kilobytes of Python objects, so fewer than featurisations).
+EXPLAINED_CACHE_SIZE: Final = 1024
 
 Checklist = Callable[[str, str, str], Sequence[Any]]
 Categorize = Callable[[str], str]
@@ -132,6 +134,7 @@ class CompiledModel:
         self._prior_index = {c: j for j, c in enumerate(tables["prior_categories"])}
         self._check_shapes()
         self._cache: dict[tuple[str, str, str, str], Featurized] = {}
+        self._explained: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.cache_size = CACHE_SIZE
 
     def _check_shapes(self) -> None:
@@ -204,11 +207,10 @@ class CompiledModel:
     def featurize(self, row: Mapping[Any, Any]) -> Featurized:
         """One view row (``features.view.view``) featurised: text once, checklist once (and kept: a bounded cache of
         the last :data:`CACHE_SIZE` requests; ``cache_size = 0`` turns it off)."""
-        item, summary, guideline = str(row["item_text"]), str(row["summary"]), str(row["claims_guideline"])
-        key = (item, summary, guideline, str(row["treatment_category"]))
+        key = _row_key(row)
         found = self._cache.get(key)
         if found is None:
-            found = self._featurize(item, summary, guideline, key[3])
+            found = self._featurize(*key)
             if self.cache_size > 0:
                 if len(self._cache) >= self.cache_size:
                     self._cache.clear()
@@ -303,7 +305,25 @@ class CompiledModel:
     # -- explaining ----------------------------------------------------------------------------------------------
     def explain(self, views: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
         """Per view row: what ``MonotoneReasonModel.explain`` gives (estimate, interval, reasons, checklist, fixes,
-        attributions, needs, cannot-judge), from one featurisation and one stacked product per row."""
+        attributions, needs, cannot-judge), from one featurisation and one stacked product per row.
+
+        The answers of the last :data:`EXPLAINED_CACHE_SIZE` requests are kept (``cache_size = 0`` turns it off with
+        the featurisation cache): an answer depends on nothing but the request. Each call gets its own top-level
+        dicts; the lists inside are shared with the cache and must be read, not changed (serving builds its own).
+        """
+        keys = [_row_key(v) for v in views]
+        out: list[dict[str, Any] | None] = [self._explained.get(k) for k in keys]
+        todo = [i for i, found in enumerate(out) if found is None]
+        if todo:
+            for i, result in zip(todo, self._explain_fresh([views[i] for i in todo]), strict=True):
+                out[i] = result
+                if self.cache_size > 0:
+                    if len(self._explained) >= min(self.cache_size, EXPLAINED_CACHE_SIZE):
+                        self._explained.clear()
+                    self._explained[keys[i]] = result
+        return [dict(found) for found in out if found is not None]
+
+    def _explain_fresh(self, views: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
         if not views:
             return []
         rows = [self.featurize(v) for v in views]
@@ -390,6 +410,11 @@ class CompiledModel:
         return attributions(
             self.tables["titles"], self.tables["flag_codes"], p, fixes, documented, p_without, p_no_words, status
         )
+
+
+def _row_key(row: Mapping[Any, Any]) -> tuple[str, str, str, str]:
+    """What a request's featurisation and answer depend on: item, summary, guideline and the given category."""
+    return (str(row["item_text"]), str(row["summary"]), str(row["claims_guideline"]), str(row["treatment_category"]))
 
 
 def fact_variants(base: np.ndarray, index: Mapping[str, int], fixable: list[str], documented: list[str]) -> np.ndarray:

@@ -73,6 +73,13 @@ def test_compiled_equals_explain_on_every_real_item(fitted: tuple[pd.DataFrame, 
     assert_same(expected, compiled.explain(views), "batch")
     for i, view in enumerate(views):  # one request at a time takes the single-row path
         assert_same(expected[i], compiled.explain([view])[0], f"item {items['item_id'].iloc[i]}")
+    assert not compiled._explained and not compiled._cache
+    cached = model.compiled()  # the served default: answers kept
+    first = cached.explain(views[:40])
+    first[0]["p_upheld"] = -1.0  # a caller's own dict: changing it changes nothing kept
+    again = cached.explain([*views[:40], *views[40:60]])  # 40 answered from the cache, 20 computed
+    assert len(cached._explained) == 60
+    assert_same(expected[:60], again, "cached")
 
 
 def test_saved_form_is_data_and_answers_the_same(fitted: tuple[pd.DataFrame, Any], tmp_path: Path) -> None:
