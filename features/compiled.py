@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import orjson
 import scipy.sparse as sp
 
 from features.concepts import checklist_rows
@@ -55,7 +56,7 @@ ARRAY_NAMES: Final = (
 
 #: Featurised requests kept (the page re-scores the same request as one edits another item; batch rows repeat).
 CACHE_SIZE: Final = 4096
-#: Answers kept (each several kilobytes of Python objects, so fewer than featurisations).
+#: Answers kept (as JSON bytes, a few kilobytes each).
 EXPLAINED_CACHE_SIZE: Final = 1024
 
 Checklist = Callable[[str, str, str], Sequence[Any]]
@@ -134,7 +135,7 @@ class CompiledModel:
         self._prior_index = {c: j for j, c in enumerate(tables["prior_categories"])}
         self._check_shapes()
         self._cache: dict[tuple[str, str, str, str], Featurized] = {}
-        self._explained: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._explained: dict[tuple[str, str, str, str], bytes] = {}
         self.cache_size = CACHE_SIZE
 
     def _check_shapes(self) -> None:
@@ -308,11 +309,13 @@ class CompiledModel:
         attributions, needs, cannot-judge), from one featurisation and one stacked product per row.
 
         The answers of the last :data:`EXPLAINED_CACHE_SIZE` requests are kept (``cache_size = 0`` turns it off with
-        the featurisation cache): an answer depends on nothing but the request. Each call gets its own top-level
-        dicts; the lists inside are shared with the cache and must be read, not changed (serving builds its own).
+        the featurisation cache): an answer depends on nothing but the request. They are kept as JSON bytes, one
+        object each that the garbage collector never walks (a thousand answers as Python objects made every
+        collection slower); every call gets fresh objects, and floats round-trip exactly.
         """
         keys = [_row_key(v) for v in views]
-        out: list[dict[str, Any] | None] = [self._explained.get(k) for k in keys]
+        kept = [self._explained.get(k) for k in keys]
+        out: list[dict[str, Any] | None] = [None if b is None else orjson.loads(b) for b in kept]
         todo = [i for i, found in enumerate(out) if found is None]
         if todo:
             for i, result in zip(todo, self._explain_fresh([views[i] for i in todo]), strict=True):
@@ -320,8 +323,8 @@ class CompiledModel:
                 if self.cache_size > 0:
                     if len(self._explained) >= min(self.cache_size, EXPLAINED_CACHE_SIZE):
                         self._explained.clear()
-                    self._explained[keys[i]] = result
-        return [dict(found) for found in out if found is not None]
+                    self._explained[keys[i]] = orjson.dumps(result)
+        return [found for found in out if found is not None]
 
     def _explain_fresh(self, views: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
         if not views:

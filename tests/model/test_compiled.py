@@ -76,10 +76,12 @@ def test_compiled_equals_explain_on_every_real_item(fitted: tuple[pd.DataFrame, 
     assert not compiled._explained and not compiled._cache
     cached = model.compiled()  # the served default: answers kept
     first = cached.explain(views[:40])
-    first[0]["p_upheld"] = -1.0  # a caller's own dict: changing it changes nothing kept
+    first[0]["fixes"].clear()  # a caller's own objects: changing them changes nothing kept
     again = cached.explain([*views[:40], *views[40:60]])  # 40 answered from the cache, 20 computed
     assert len(cached._explained) == 60
     assert_same(expected[:60], again, "cached")
+    cached.explain(views)
+    assert_same(expected, cached.explain(views), "every real item from the cache")  # the JSON round trip is exact
 
 
 def test_saved_form_is_data_and_answers_the_same(fitted: tuple[pd.DataFrame, Any], tmp_path: Path) -> None:
