@@ -310,8 +310,8 @@ class CompiledModel:
 
         The answers of the last :data:`EXPLAINED_CACHE_SIZE` requests are kept (``cache_size = 0`` turns it off with
         the featurisation cache): an answer depends on nothing but the request. They are kept as JSON bytes, one
-        object each that the garbage collector never walks (a thousand answers as Python objects made every
-        collection slower); every call gets fresh objects, and floats round-trip exactly.
+        object each that the garbage collector never walks (kept as Python objects, they cost requests that miss
+        the cache about a quarter of their throughput); every call gets fresh objects; floats round-trip exactly.
         """
         keys = [_row_key(v) for v in views]
         kept = [self._explained.get(k) for k in keys]
