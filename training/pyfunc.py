@@ -21,7 +21,7 @@ A model with a compiled inference form (``features.compiled``; the coherent esti
 featurisation per request, every head of every structure in one stacked product, no pandas and no scikit-learn
 input validation. ``predict`` (``mlflow models serve``), the API, batch and Ray scoring all go through
 ``predict_records``, so they all take that path. The similar-determinations query runs through
-``features.compiled.SimilarLookup`` (the same hits as ``SimilarIndex.query``, without per-query sparse matrices).
+``features.similar_lookup.SimilarLookup`` (the same hits as ``SimilarIndex.query``, without per-query sparse matrices).
 
 The wrapper itself is logged as code (``training/pyfunc_entry.py``, MLflow's models-from-code), not pickled.
 Serialisation: the fitted estimator is a joblib (pickle) file inside the model's artifact folder. Loading a pickle
@@ -98,8 +98,8 @@ class PrescreenModel(PythonModel):
         self._meta = json.loads(Path(context.artifacts["metadata"]).read_text(encoding="utf-8"))
         self._similar = None
         if "similar" in context.artifacts:
-            from features.compiled import SimilarLookup
             from features.similar import SimilarIndex
+            from features.similar_lookup import SimilarLookup
 
             self._similar = SimilarLookup(SimilarIndex.load(Path(context.artifacts["similar"])))
         self._linear = _linear_parts(self._estimator)

@@ -124,8 +124,8 @@ def test_a_folder_that_is_not_a_compiled_model_is_refused(fitted: tuple[pd.DataF
 
 
 def test_similar_lookup_finds_what_the_index_finds_on_every_real_item(fitted: tuple[pd.DataFrame, Any]) -> None:
-    from features.compiled import SimilarLookup
     from features.similar import SimilarIndex
+    from features.similar_lookup import SimilarLookup
 
     items = fitted[0]
     index = SimilarIndex.build(items, "dwc")
