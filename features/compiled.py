@@ -34,6 +34,7 @@ import orjson
 import scipy.sparse as sp
 
 from features.concepts import checklist_rows
+from features.memo import remember
 
 FORMAT_NAME: Final = "imr-compiled-monotone"
 FORMAT_VERSION: Final = 1
@@ -127,9 +128,7 @@ class CompiledModel:
         self._masks = [(re.compile(p, flags), repl) for p, flags, repl in tables["masks"]]
         self._limits = tables["limits"]
         self._fact_index = {code: j for j, code in enumerate(tables["fact_codes"])}
-        kept = set(tables["fact_columns"])
-        #: Facts with a weight: a fix of any other check is advice only, it cannot move the estimate.
-        self._changing = {code for code, j in self._fact_index.items() if j in kept}
+        self._changing = weighted_facts(tables["fact_codes"], tables["fact_columns"])
         self._kept = np.asarray(tables["fact_columns"], dtype=np.int64)
         self._category_index = {c: j for j, c in enumerate(tables["categories"])}
         self._prior_index = {c: j for j, c in enumerate(tables["prior_categories"])}
@@ -211,11 +210,7 @@ class CompiledModel:
         key = _row_key(row)
         found = self._cache.get(key)
         if found is None:
-            found = self._featurize(*key)
-            if self.cache_size > 0:
-                if len(self._cache) >= self.cache_size:
-                    self._cache.clear()
-                self._cache[key] = found
+            found = remember(self._cache, key, self._featurize(*key), self.cache_size)
         return found
 
     def _featurize(self, item: str, summary: str, guideline: str, given: str) -> Featurized:
@@ -320,10 +315,7 @@ class CompiledModel:
         if todo:
             for i, result in zip(todo, self._explain_fresh([views[i] for i in todo]), strict=True):
                 out[i] = result
-                if self.cache_size > 0:
-                    if len(self._explained) >= min(self.cache_size, EXPLAINED_CACHE_SIZE):
-                        self._explained.clear()
-                    self._explained[keys[i]] = orjson.dumps(result)
+                remember(self._explained, keys[i], orjson.dumps(result), min(self.cache_size, EXPLAINED_CACHE_SIZE))
         return [found for found in out if found is not None]
 
     def _explain_fresh(self, views: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
@@ -413,6 +405,12 @@ class CompiledModel:
         return attributions(
             self.tables["titles"], self.tables["flag_codes"], p, fixes, documented, p_without, p_no_words, status
         )
+
+
+def weighted_facts(fact_codes: Sequence[str], fact_columns: Sequence[int]) -> set[str]:
+    """The facts with a weight: a fix of any other check is advice only, it cannot move the estimate."""
+    kept = set(fact_columns)
+    return {code for j, code in enumerate(fact_codes) if j in kept}
 
 
 def _row_key(row: Mapping[Any, Any]) -> tuple[str, str, str, str]:

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from features.memo import remember
 from features.similar import field_texts
 
 #: Requests whose hits are kept (the page re-scores the same request).
@@ -93,10 +94,8 @@ class SimilarLookup:
             key = (*field_texts(row), k)
             hits = self._cache.get(key)
             if hits is None:
-                hits = self.index._top(self.scores(*self._vector(*key[:2])), k, None)
-                if self.cache_size:
-                    if len(self._cache) >= self.cache_size:
-                        self._cache.clear()
-                    self._cache[key] = hits
+                hits = remember(
+                    self._cache, key, self.index._top(self.scores(*self._vector(*key[:2])), k, None), self.cache_size
+                )
             out.append(list(hits))
         return out

@@ -31,9 +31,10 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from features.compiled import CompiledModel, fact_variants, fix_rows, reason_rows
+from features.compiled import CompiledModel, fact_variants, fix_rows, reason_rows, weighted_facts
 from features.compiled import attributions as explained_attributions
 from features.concepts import checklist_rows
+from features.memo import remember
 from training.bounded_logistic import bounded_logistic, logit, shift_to_mean, sigmoid
 from training.candidates import ImrEstimator, default_groups
 from training.monotone_text import request_text
@@ -224,10 +225,7 @@ class MonotoneReasonModel(ImrEstimator):
         key = (evaluate, item, summary, guideline)
         found = _CHECKLISTS.get(key)
         if found is None:
-            found = tuple(evaluate(item, summary, guideline))
-            if len(_CHECKLISTS) >= _CHECKLIST_CACHE_SIZE:
-                _CHECKLISTS.clear()
-            _CHECKLISTS[key] = found
+            found = remember(_CHECKLISTS, key, tuple(evaluate(item, summary, guideline)), _CHECKLIST_CACHE_SIZE)
         return found
 
     def _category(self, item: str, given: str) -> str:
@@ -530,8 +528,7 @@ class MonotoneReasonModel(ImrEstimator):
         p_fix, p_all = scored[: len(fixable)], float(scored[len(fixable)])
         p_without = scored[len(fixable) + 1 : len(fixable) + 1 + len(documented)]
         p_no_words = float(self._variants(row, [base], words_off=True)[0])
-        kept = set(self.fact_columns_)
-        changing = {code for code, j in index.items() if j in kept}
+        changing = weighted_facts(self.fact_codes_, self.fact_columns_)
         fixes = fix_rows(fixable, p_fix, p, d.titles, d.concepts, d.advice, notes, changing)
         attributions = explained_attributions(
             d.titles, self.flag_codes_, p, fixes, documented, p_without, p_no_words, status

@@ -46,6 +46,7 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel  # type: ignore[attr-defined]
 from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
+from features.memo import remember
 from features.paths import REPO_ROOT
 from features.schema import LABEL_NAMES, LABELS
 from features.view import PrescreenRequest, view, view_frame
@@ -393,11 +394,8 @@ def similar_index(table: pd.DataFrame, jurisdiction: str) -> Any:
     except TypeError:  # a column pandas cannot hash (lists): build afresh
         return SimilarIndex.build(table, jurisdiction)
     key = (jurisdiction, f"{digest}:{','.join(map(str, table.columns))}")
-    if key not in _SIMILAR:
-        if len(_SIMILAR) >= 4:
-            _SIMILAR.clear()
-        _SIMILAR[key] = SimilarIndex.build(table, jurisdiction)
-    return _SIMILAR[key]
+    found = _SIMILAR.get(key)
+    return found if found is not None else remember(_SIMILAR, key, SimilarIndex.build(table, jurisdiction), 4)
 
 
 def log_pyfunc(

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from features.memo import remember
+
 Split = tuple[np.ndarray, np.ndarray]
 
 
@@ -82,9 +84,7 @@ def inner_splits(y: np.ndarray, groups: np.ndarray, folds: int = 3, seed: int = 
         for train, test in found:
             train.setflags(write=False)
             test.setflags(write=False)
-        if len(_INNER) >= _INNER_CACHE_SIZE:
-            _INNER.clear()
-        _INNER[key] = found
+        remember(_INNER, key, found, _INNER_CACHE_SIZE)
     return list(found)
 
 
